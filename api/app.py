@@ -1,0 +1,34 @@
+"""The Falcon application factory."""
+
+from __future__ import annotations
+
+import falcon
+from falcon.media.multipart import MultipartFormHandler
+
+from api import errors, users
+from api.middleware import BodyLimit, RequestContext
+from api.openapi import OpenApi
+from api.resource import Resource
+from upare.bootstrap import Container
+
+RESOURCES: list[type[Resource]] = [
+    users.Register,
+    users.ValidateUniqueUsername,
+    users.ValidateUniqueEmail,
+    users.Info,
+]
+
+
+def create_app(container: Container) -> falcon.App:
+    """Build the WSGI application wired with this container."""
+    app = falcon.App(middleware=[RequestContext(), BodyLimit(container.settings.max_body_bytes)])
+    multipart = MultipartFormHandler()
+    multipart.parse_options.max_body_part_buffer_size = container.settings.max_body_bytes
+    app.req_options.media_handlers[falcon.MEDIA_MULTIPART] = multipart
+    app.req_options.auto_parse_qs_csv = False
+    app.resp_options.default_media_type = falcon.MEDIA_JSON
+    errors.register(app)
+    for resource in RESOURCES:
+        app.add_route(resource.path, resource(container))
+    app.add_route("/openapi.json", OpenApi(RESOURCES))
+    return app

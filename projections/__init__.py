@@ -1,0 +1,6 @@
+"""Read models: one projection class each, and the list of them all."""
+
+from projections.base import Projection
+from projections.users import UsersProjection
+
+PROJECTIONS: list[type[Projection]] = [UsersProjection]

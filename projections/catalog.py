@@ -1,0 +1,85 @@
+"""The projections' bookkeeping: live generations, their views, and their positions."""
+
+from __future__ import annotations
+
+from projections.base import Projection
+from projections.database import ReadDB, Transaction
+
+META_TABLES = {
+    "projection_state": "name TEXT PRIMARY KEY, generation INTEGER NOT NULL",
+    "projection_tracking": (
+        "projection TEXT NOT NULL, generation INTEGER NOT NULL, originator_id TEXT NOT NULL,"
+        " version INTEGER NOT NULL, PRIMARY KEY (projection, generation, originator_id)"
+    ),
+    "projection_positions": (
+        "projection TEXT NOT NULL, generation INTEGER NOT NULL, feed INTEGER NOT NULL,"
+        " position BIGINT NOT NULL, PRIMARY KEY (projection, generation, feed)"
+    ),
+}
+INSTALL_LOCK = 7261001
+STORE_FEED = -1  # the `feed` of positions read from the store's log; Kafka uses partitions
+
+
+def create_tables(tx: Transaction, projection: Projection) -> None:
+    """Create this generation's tables and indexes if they are missing."""
+    for table, columns in projection.tables.items():
+        tx.execute(f"CREATE TABLE IF NOT EXISTS {projection.table(table)} ({columns})")
+        for column in projection.indexes.get(table, []):
+            name = f"{projection.table(table)}_{column.replace(',', '_').replace(' ', '')}"
+            tx.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {projection.table(table)} ({column})")
+
+
+def point_views(tx: Transaction, projection: Projection) -> None:
+    """Make the readers' views show this generation and record it as live."""
+    for table in projection.tables:
+        tx.execute(f"DROP VIEW IF EXISTS {projection.view(table)}")
+        tx.execute(
+            f"CREATE VIEW {projection.view(table)} AS SELECT * FROM {projection.table(table)}"
+        )
+    tx.execute(
+        "INSERT INTO projection_state (name, generation) VALUES (?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET generation = excluded.generation",
+        (projection.name, projection.generation),
+    )
+
+
+def live_generation(tx: Transaction, name: str) -> int | None:
+    """Return the generation readers see now, or None before the first install."""
+    row = tx.fetchone("SELECT generation FROM projection_state WHERE name = ?", (name,))
+    return None if row is None else int(row[0])
+
+
+def install(db: ReadDB, projection_classes: list[type[Projection]]) -> None:
+    """Create the bookkeeping tables and a first live generation of every projection."""
+    with db.transaction() as tx:
+        if db.dialect == "postgres":  # processes starting together must not race on DDL
+            tx.execute("SELECT pg_advisory_xact_lock(?)", (INSTALL_LOCK,))
+        for table, columns in META_TABLES.items():
+            tx.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+        for cls in projection_classes:
+            if live_generation(tx, cls.name) is None:
+                projection = cls(1)
+                create_tables(tx, projection)
+                point_views(tx, projection)
+
+
+def position(tx: Transaction, projection: Projection, feed: int = STORE_FEED) -> int:
+    """Return the last position this generation applied from one feed (0 before any)."""
+    row = tx.fetchone(
+        "SELECT position FROM projection_positions"
+        " WHERE projection = ? AND generation = ? AND feed = ?",
+        (projection.name, projection.generation, feed),
+    )
+    return 0 if row is None else int(row[0])
+
+
+def set_position(
+    tx: Transaction, projection: Projection, value: int, feed: int = STORE_FEED
+) -> None:
+    """Record the last position this generation applied from one feed."""
+    tx.execute(
+        "INSERT INTO projection_positions (projection, generation, feed, position)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (projection, generation, feed)"
+        " DO UPDATE SET position = excluded.position",
+        (projection.name, projection.generation, feed, value),
+    )

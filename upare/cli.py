@@ -1,0 +1,86 @@
+"""The `upare` command: serve the API, run the workers, look after the databases."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import threading
+
+import typer
+
+from upare import logs
+from upare.bootstrap import bootstrap
+from upare.settings import Settings
+
+app = typer.Typer(help="Upare: an event-sourced social calendar backend.", no_args_is_help=True)
+db_app = typer.Typer(help="The event store and read-model databases.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+log = logging.getLogger("upare")
+
+
+def stop_on_signals() -> threading.Event:
+    """Return an event that SIGTERM or SIGINT sets, for loops that must end cleanly."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+@db_app.command("init")
+def db_init() -> None:
+    """Create the event store's and the read models' tables."""
+    logs.configure()
+    bootstrap().close()
+    typer.echo("databases ready")
+
+
+@app.command()
+def worker() -> None:
+    """Run the projections from the event store's log until stopped."""
+    from workers.store_feed import StoreFeed
+
+    logs.configure()
+    container = bootstrap()
+    try:
+        StoreFeed(container.store, container.db, container.projections).run(stop_on_signals())
+    finally:
+        container.close()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000, help="port to listen on"),
+    workers: int = typer.Option(2, help="gunicorn worker processes"),
+    with_worker: bool = typer.Option(True, help="also run the projections (embedded feed)"),
+) -> None:
+    """Serve the API with gunicorn and, on the embedded feed, a worker beside it."""
+    from gunicorn.app.wsgiapp import WSGIApplication
+
+    logs.configure()
+    settings = Settings.from_env()
+    bootstrap(settings).close()  # create tables once, before the processes race for them
+    if settings.env != "production":
+        log.warning("UPARE_ENV=%s: not a production configuration", settings.env)
+    helper = None
+    if with_worker and not settings.kafka_bootstrap:
+        helper = subprocess.Popen([sys.argv[0], "worker"])
+    sys.argv = [
+        "gunicorn",
+        f"--bind={host}:{port}",
+        f"--workers={workers}",
+        "--access-logfile=-",
+        "upare.wsgi:application",
+    ]
+    try:
+        WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").run()
+    finally:
+        if helper is not None:
+            helper.terminate()
+            helper.wait(timeout=10)
+
+
+def main() -> None:
+    app()

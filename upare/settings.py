@@ -1,0 +1,69 @@
+"""Read the UPARE_* settings; anything unset means the embedded default."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Every setting a Upare process reads, with the embedded defaults."""
+
+    env: str = "development"
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    redis_url: str = ""
+    kafka_bootstrap: str = ""
+    mail_url: str = ""
+    secret_key: str = "development-only-secret"  # noqa: S105 (refused in production)
+    max_body_bytes: int = 8 * 1024 * 1024
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Build the settings from `UPARE_*` environment variables."""
+        environ = dict(os.environ if environ is None else environ)
+        data_dir = Path(environ.get("UPARE_DATA_DIR") or "var")
+        settings = cls(
+            env=environ.get("UPARE_ENV") or "development",
+            data_dir=data_dir,
+            database_url=environ.get("UPARE_DATABASE_URL") or f"sqlite:///{data_dir}",
+            redis_url=environ.get("UPARE_REDIS_URL") or "",
+            kafka_bootstrap=environ.get("UPARE_KAFKA_BOOTSTRAP") or "",
+            mail_url=environ.get("UPARE_MAIL_URL") or f"file://{data_dir.resolve()}/mail",
+            secret_key=environ.get("UPARE_SECRET_KEY") or cls.secret_key,
+            max_body_bytes=int(environ.get("UPARE_MAX_BODY_BYTES") or cls.max_body_bytes),
+        )
+        settings.check()
+        return settings
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgresql://", "postgres://"))
+
+    @property
+    def sqlite_dir(self) -> Path:
+        """Return the folder of the SQLite files (`sqlite:///DIR`)."""
+        return Path(unquote(urlsplit(self.database_url).path.removeprefix("/")) or self.data_dir)
+
+    def check(self) -> None:
+        """Refuse settings that must never reach production."""
+        if self.env == "production" and self.secret_key == Settings.secret_key:
+            raise SystemExit("UPARE_SECRET_KEY must be set when UPARE_ENV=production")
+        if not (self.is_postgres or self.database_url.startswith("sqlite:///")):
+            raise SystemExit("UPARE_DATABASE_URL must be postgresql://... or sqlite:///DIR")
+
+
+def postgres_env(url: str) -> dict[str, str]:
+    """Translate a postgresql:// URL into eventsourcing's POSTGRES_* settings."""
+    parts = urlsplit(url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": parts.path.lstrip("/"),
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": unquote(parts.username or ""),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+    }
