@@ -49,6 +49,20 @@ def live_generation(tx: Transaction, name: str) -> int | None:
     return None if row is None else int(row[0])
 
 
+def lock_live(tx: Transaction, name: str) -> int:
+    """Lock a projection against other writers for this transaction; return its live generation.
+
+    Every writer of a projection's tables (the feeds, a rebuild's switch) starts its transaction
+    here, so a switch of generations never interleaves with a batch. SQLite's BEGIN IMMEDIATE
+    already serialises writers; PostgreSQL locks the projection's state row.
+    """
+    suffix = " FOR UPDATE" if tx.dialect == "postgres" else ""
+    row = tx.fetchone(f"SELECT generation FROM projection_state WHERE name = ?{suffix}", (name,))
+    if row is None:
+        raise LookupError(f"projection {name!r} is not installed (run `upare db init`)")
+    return int(row[0])
+
+
 def install(db: ReadDB, projection_classes: list[type[Projection]]) -> None:
     """Create the bookkeeping tables and a first live generation of every projection."""
     with db.transaction() as tx:

@@ -26,9 +26,10 @@ class Cursor(Protocol):
 class Transaction:
     """One read-model transaction: statements run together or not at all."""
 
-    def __init__(self, cursor: Cursor, translate: bool) -> None:
+    def __init__(self, cursor: Cursor, dialect: str) -> None:
         self._cursor = cursor
-        self._translate = translate
+        self.dialect = dialect
+        self._translate = dialect == "postgres"
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self._translate else sql
@@ -93,7 +94,7 @@ class SqliteDB(_Reads):
         cursor = connection.cursor()
         cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
-            yield Transaction(cursor, translate=False)
+            yield Transaction(cursor, self.dialect)
         except BaseException:
             cursor.execute("ROLLBACK")
             raise
@@ -120,7 +121,7 @@ class PostgresDB(_Reads):
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Transaction]:
         with self.pool.connection() as connection, connection.transaction():
-            yield Transaction(connection.cursor(), translate=True)
+            yield Transaction(connection.cursor(), self.dialect)
 
     def close(self) -> None:
         self.pool.close()

@@ -32,7 +32,7 @@ class StoreFeed:
         read = 0
         for cls in self.projection_classes:
             with self.db.transaction() as tx:
-                projection = cls(catalog.live_generation(tx, cls.name) or 1)
+                projection = cls(catalog.lock_live(tx, cls.name))
                 start = catalog.position(tx, projection)
                 notifications = self.store.recorder.select_notifications(
                     start, BATCH, inclusive_of_start=False
