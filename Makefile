@@ -1,0 +1,33 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run test lint services-up services-down bench
+
+$(BIN)/upare: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/upare
+
+run: install
+	$(BIN)/upare serve --host 127.0.0.1 --port 8000
+
+services-up:
+	bash scripts/services.sh up
+
+services-down:
+	bash scripts/services.sh down
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: install services-up lint
+	$(BIN)/python -m pytest
+
+bench: install services-up
+	set -e; for bench in bench/bench_*.py; do $(BIN)/python $$bench; done

@@ -1,0 +1,54 @@
+"""A real Upare server process, spoken to over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+UPARE = str(Path(sys.executable).with_name("upare"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(settings, tmp_path: Path) -> Iterator[str]:
+    """Start `upare serve` on the backend under test; return its base URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "UPARE_DATA_DIR": str(tmp_path),
+        "UPARE_DATABASE_URL": settings.database_url,
+        "UPARE_MAIL_URL": settings.mail_url,
+    }
+    log = (tmp_path / "server.log").open("wb")
+    process = subprocess.Popen(
+        [UPARE, "serve", "--port", str(port), "--workers", "2"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(f"{base}/openapi.json", timeout=1)
+            break
+        except requests.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.close()
+                pytest.fail("server did not start:\n" + (tmp_path / "server.log").read_text())
+            time.sleep(0.1)
+    yield base
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()

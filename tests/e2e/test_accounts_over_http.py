@@ -1,0 +1,75 @@
+"""Accounts end to end: a real server, real HTTP, the embedded worker projecting."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+
+def test_a_registered_user_can_be_looked_up_by_uid(server):
+    answer = requests.post(
+        f"{server}/api/User/register",
+        data={"username": "alice", "password": "correct horse", "email": "alice@example.com"},
+        timeout=10,
+    )
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["error_code"] == 0 and body["uid"] == 10001
+
+    info = requests.post(
+        f"{server}/api/User/info",
+        data={"uid": body["uid"], "min_position": body["position"]},
+        timeout=10,
+    )
+    assert info.status_code == 200
+    assert "X-Stale" not in info.headers
+    assert info.json()["user"] == {
+        "uid": 10001, "username": "alice", "nickname": "alice", "avatar": None,
+    }
+
+
+def test_duplicates_answer_409_with_their_codes(server):
+    first = {"username": "alice", "password": "correct horse", "email": "alice@example.com"}
+    requests.post(f"{server}/api/User/register", data=first, timeout=10).raise_for_status()
+
+    same_name = requests.post(
+        f"{server}/apis/user/register/", json={**first, "email": "other@example.com"}, timeout=10
+    )
+    same_email = requests.post(
+        f"{server}/api/User/register", json={**first, "username": "other"}, timeout=10
+    )
+    assert (same_name.status_code, same_name.json()["error_code"]) == (409, 202002)
+    assert (same_email.status_code, same_email.json()["error_code"]) == (409, 202003)
+
+
+def test_concurrent_registrations_of_one_username_over_http_give_one_account(server):
+    def attempt(n: int) -> int:
+        answer = requests.post(
+            f"{server}/api/User/register",
+            data={"username": "popular", "password": "correct horse", "email": f"p{n}@x.io"},
+            timeout=30,
+        )
+        return answer.json()["error_code"]
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(attempt, range(8)))
+    assert sorted(codes) == [0] + [202002] * 7
+
+
+def test_validate_unique_username_sees_a_registration(server):
+    done = requests.post(
+        f"{server}/api/User/register",
+        data={"username": "alice", "password": "correct horse", "email": "alice@example.com"},
+        timeout=10,
+    ).json()
+    taken = requests.post(
+        f"{server}/api/User/validateUniqueUsername",
+        data={"username": "ALICE", "min_position": done["position"]},
+        timeout=10,
+    ).json()
+    free = requests.post(
+        f"{server}/api/User/validateUniqueEmail", data={"email": "bob@example.com"}, timeout=10
+    ).json()
+    assert (taken["error_code"], taken["message"]) == (202002, "The username already registered")
+    assert free["error_code"] == 0

@@ -1,0 +1,38 @@
+"""Fixtures for in-process API tests on the embedded default (SQLite in a temp folder)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import falcon.testing
+import pytest
+
+from api.app import create_app
+from upare.bootstrap import Container, bootstrap
+from upare.settings import Settings
+from workers.store_feed import StoreFeed
+
+
+@pytest.fixture
+def embedded(tmp_path: Path) -> Iterator[Container]:
+    wired = bootstrap(Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/db"))
+    yield wired
+    wired.close()
+
+
+@pytest.fixture
+def client(embedded: Container) -> falcon.testing.TestClient:
+    return falcon.testing.TestClient(create_app(embedded))
+
+
+@pytest.fixture
+def project(embedded: Container):
+    """Return a function that runs the projections over everything stored so far."""
+    feed = StoreFeed(embedded.store, embedded.db, embedded.projections)
+
+    def run() -> None:
+        while feed.run_once():
+            pass
+
+    return run

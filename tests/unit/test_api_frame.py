@@ -1,0 +1,174 @@
+"""The API frame of CONTRACT sections 1-2: paths, methods, bodies, envelope, errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import falcon
+import pytest
+
+from api.app import RESOURCES
+from domain.errors import ERRORS
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/User/validateUniqueUsername",
+        "/apis/User/validateUniqueUsername",
+        "/api/user/validateuniqueusername/",
+        "/APIS/USER/VALIDATEUNIQUEUSERNAME/",
+    ],
+)
+def test_every_spelling_of_a_path_reaches_its_route(client, path):
+    result = client.simulate_post(path, body="username=nobody", headers=FORM)
+    assert result.status_code == 200
+    assert result.json["error_code"] == 0
+    assert result.json["api_uri"] == path.strip("/")
+
+
+def test_a_post_only_endpoint_answers_get_with_200001_and_405(client):
+    result = client.simulate_get("/api/User/register")
+    assert result.status_code == 405
+    assert result.json == {
+        "error_code": 200001,
+        "api_uri": "api/User/register",
+        "message": "POST method required",
+    }
+
+
+def test_an_unknown_route_answers_404_in_the_envelope(client):
+    result = client.simulate_get("/api/Nothing/here")
+    assert result.status_code == 404
+    assert result.json["error_code"] == 404
+    assert result.json["message"] == "Not found"
+
+
+def test_a_body_over_the_limit_is_refused_with_413_and_nothing_stored(client, embedded):
+    body = "username=alice&password=correct+horse&email=a@example.com&pad=" + "x" * (9 << 20)
+    result = client.simulate_post("/api/User/register", body=body, headers=FORM)
+    assert result.status_code == 413
+    assert result.json["error_code"] == 100004
+    assert embedded.store.recorder.max_notification_id() in (None, 0)
+
+
+@pytest.mark.parametrize("kind", ["form", "json", "multipart"])
+def test_register_takes_form_json_and_multipart_bodies(client, kind):
+    fields = {"username": "alice", "password": "correct horse", "email": "a@example.com"}
+    if kind == "form":
+        result = client.simulate_post("/api/User/register", params=fields)
+    elif kind == "json":
+        result = client.simulate_post("/api/User/register", json=fields)
+    else:
+        boundary = "upareboundary"
+        parts = "".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+            for name, value in fields.items()
+        )
+        result = client.simulate_post(
+            "/api/User/register",
+            body=parts + f"--{boundary}--\r\n",
+            headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+        )
+    assert result.status_code == 200, result.text
+    assert result.json["uid"] == 10001
+    assert result.json["position"] > 0
+
+
+def test_body_values_win_over_query_values(client):
+    result = client.simulate_post(
+        "/api/User/register",
+        query_string="username=fromquery&password=x",
+        json={"username": "frombody", "password": "correct horse", "email": "b@example.com"},
+    )
+    assert result.status_code == 200
+    taken = client.simulate_post("/api/User/register", json={
+        "username": "FROMBODY", "password": "correct horse", "email": "c@example.com"})
+    assert taken.json["error_code"] == 202002
+
+
+def test_a_malformed_json_body_is_a_validation_failure(client):
+    result = client.simulate_post(
+        "/api/User/register", body="{not json", headers={"content-type": "application/json"}
+    )
+    assert result.status_code == 400
+    assert result.json["error_code"] == 100004
+
+
+def test_a_missing_parameter_is_named_in_errors(client):
+    result = client.simulate_post("/api/User/register", json={"username": "alice"})
+    assert result.status_code == 400
+    assert result.json["error_code"] == 100004
+    assert result.json["errors"] == {"password": "is required"}
+
+
+def test_each_response_carries_a_request_id_and_keeps_a_sane_one_from_the_client(client):
+    fresh = client.simulate_get("/api/nothing")
+    kept = client.simulate_get("/api/nothing", headers={"X-Request-ID": "abc-123"})
+    assert len(fresh.headers["x-request-id"]) == 32
+    assert kept.headers["x-request-id"] == "abc-123"
+
+
+def test_an_unexpected_failure_answers_100001_and_logs_the_trace_with_the_request_id(
+    client, embedded, caplog, monkeypatch
+):
+    def explode(*_args, **_kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("api.users.execute", explode)
+    with caplog.at_level(logging.ERROR):
+        result = client.simulate_post(
+            "/api/User/register",
+            json={"username": "alice", "password": "correct horse", "email": "a@example.com"},
+            headers={"X-Request-ID": "req-42"},
+        )
+    assert result.status_code == 500
+    assert result.json == {
+        "error_code": 100001,
+        "api_uri": "api/User/register",
+        "message": "Internal error",
+    }
+    assert "secret internals" not in result.text
+    record = next(r for r in caplog.records if r.exc_info)
+    assert "secret internals" in str(record.exc_info[1])
+    from upare.logs import RequestIdFilter
+
+    RequestIdFilter().filter(record)
+    assert record.request_id == "req-42"
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [(0, 200), (100004, 400), (202101, 401), (201206, 403), (202001, 404), (200001, 405),
+     (202002, 409), (202007, 429), (100001, 500), (204104, 502), (201207, 503)],
+)
+def test_codes_carry_the_contracts_http_status(code, status):
+    assert ERRORS[code][1] == status
+
+
+def test_the_openapi_document_describes_every_route(client):
+    document = client.simulate_get("/openapi.json").json
+    assert document["openapi"].startswith("3.1")
+    for resource in RESOURCES:
+        operations = document["paths"][resource.path]
+        assert set(operations) == set(resource.methods())
+        schema = operations["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert set(schema["properties"]) == {param.name for param in resource.params}
+    json.dumps(document)
+
+
+def test_every_routed_path_is_in_the_openapi_document(embedded):
+    from api.app import create_app
+
+    app = create_app(embedded)
+    routed, nodes = set(), list(app._router._roots)
+    while nodes:
+        node = nodes.pop()
+        nodes.extend(node.children or [])
+        if node.resource is not None:
+            routed.add(node.uri_template)
+    document = falcon.testing.TestClient(app).simulate_get("/openapi.json").json
+    assert routed - {"/openapi.json"} <= set(document["paths"])

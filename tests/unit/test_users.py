@@ -1,0 +1,97 @@
+"""Registering accounts: given events, when a command, then events (in memory)."""
+
+from __future__ import annotations
+
+import pytest
+
+from commands.handlers import execute
+from commands.store import EventStore
+from commands.users import RegisterUser
+from domain.errors import UpareError
+from domain.passwords import verify_password
+from domain.users import Index, User, index_id, user_id
+
+
+@pytest.fixture
+def store() -> EventStore:
+    return EventStore(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+
+
+def register(store: EventStore, username: str = "alice", email: str = "alice@example.com"):
+    command = RegisterUser(username=username, password="correct horse", email=email)
+    return execute(store, command)
+
+
+def test_registering_records_the_user_and_claims_its_username_and_email(store):
+    done = register(store)
+
+    user = store.repository.get(user_id(done.fields["uid"]))
+    assert (user.username, user.email, user.nickname) == ("alice", "alice@example.com", "alice")
+    assert store.repository.get(index_id("username", "ALICE")).owner == user.id
+    assert store.repository.get(index_id("email", "Alice@Example.com")).owner == user.id
+    assert done.position == 3  # the user and its two claims, saved together
+
+
+def test_uids_are_numbered_from_10001_upwards(store):
+    uids = [register(store, f"user{n}", f"user{n}@example.com").fields["uid"] for n in range(3)]
+    assert uids == [10001, 10002, 10003]
+
+
+def test_a_new_process_continues_the_uid_sequence(store):
+    for n in range(5):
+        register(store, f"user{n}", f"user{n}@example.com")
+    store.forget_uid()  # as a freshly started process would
+    assert register(store, "late", "late@example.com").fields["uid"] == 10006
+
+
+def test_the_password_is_stored_only_as_an_argon2id_hash(store):
+    done = register(store)
+    user = store.repository.get(user_id(done.fields["uid"]))
+    stored = b"".join(n.state for n in store.recorder.select_notifications(1, 10))
+
+    assert user.password_hash.startswith("$argon2id$")
+    assert verify_password(user.password_hash, "correct horse")
+    assert b"correct horse" not in stored
+
+
+@pytest.mark.parametrize(
+    ("username", "email", "code"),
+    [
+        ("ALICE", "other@example.com", 202002),
+        ("bob", "ALICE@example.COM", 202003),
+    ],
+)
+def test_a_taken_username_or_email_is_refused_whatever_its_case(store, username, email, code):
+    register(store)
+    with pytest.raises(UpareError) as refused:
+        register(store, username, email)
+    assert refused.value.code == code
+    assert refused.value.status == 409
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "email", "field"),
+    [
+        ("al", "correct horse", "a@example.com", "username"),
+        ("a" * 33, "correct horse", "a@example.com", "username"),
+        ("al ice", "correct horse", "a@example.com", "username"),
+        ("alice", "short", "a@example.com", "password"),
+        ("alice", "correct horse", "not-an-email", "email"),
+    ],
+)
+def test_bad_values_are_refused_with_the_parameter_named(store, username, password, email, field):
+    with pytest.raises(UpareError) as refused:
+        execute(store, RegisterUser(username=username, password=password, email=email))
+    assert refused.value.code == 100004
+    assert field in refused.value.errors
+    assert store.recorder.max_notification_id() in (None, 0)
+
+
+def test_a_second_claim_on_a_value_conflicts_in_the_store(store):
+    from eventsourcing.persistence import IntegrityError
+
+    store.save(Index(kind="username", value="carol", owner=user_id(1)))
+    with pytest.raises(IntegrityError):
+        store.save(User(uid=10001, username="carol", email="c@example.com", password_hash="x"),
+                   Index(kind="username", value="Carol", owner=user_id(10001)))
+    assert not store.exists(user_id(10001))  # nothing of the refused transaction was kept
