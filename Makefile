@@ -25,6 +25,7 @@ services-down:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test: install services-up lint
 	$(BIN)/python -m pytest

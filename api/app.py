@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import falcon
 from falcon.media.multipart import MultipartFormHandler
 
@@ -21,7 +23,8 @@ RESOURCES: list[type[Resource]] = [
 
 def create_app(container: Container) -> falcon.App:
     """Build the WSGI application wired with this container."""
-    app = falcon.App(middleware=[RequestContext(), BodyLimit(container.settings.max_body_bytes)])
+    middleware: list[Any] = [RequestContext(), BodyLimit(container.settings.max_body_bytes)]
+    app = falcon.App(middleware=middleware)
     multipart = MultipartFormHandler()
     multipart.parse_options.max_body_part_buffer_size = container.settings.max_body_bytes
     app.req_options.media_handlers[falcon.MEDIA_MULTIPART] = multipart

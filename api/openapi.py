@@ -44,7 +44,7 @@ def _operation(resource: type[Resource]) -> dict[str, Any]:
             "application/json",
         )
     }
-    answer = {"description": "the envelope (CONTRACT section 2)"}
+    answer: dict[str, Any] = {"description": "the envelope (CONTRACT section 2)"}
     if resource.produces == falcon.MEDIA_JSON:
         answer["content"] = {
             "application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}

@@ -7,6 +7,8 @@ from typing import ClassVar
 
 import falcon
 
+from upare.bootstrap import Container
+
 
 @dataclass(frozen=True)
 class Param:
@@ -31,6 +33,9 @@ class Resource:
     params: ClassVar[tuple[Param, ...]] = ()
     get_too: ClassVar[bool] = False
     produces: ClassVar[str] = falcon.MEDIA_JSON
+
+    def __init__(self, container: Container) -> None:
+        self.container = container
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         raise NotImplementedError

@@ -18,6 +18,8 @@ app = typer.Typer(help="Upare: an event-sourced social calendar backend.", no_ar
 db_app = typer.Typer(help="The event store and read-model databases.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 log = logging.getLogger("upare")
+# gunicorn's access log, with the request id the API sets on every response
+ACCESS_LOG_FORMAT = '%(h)s [%({x-request-id}o)s] "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
 
 def stop_on_signals() -> threading.Event:
@@ -72,6 +74,7 @@ def serve(
         f"--bind={host}:{port}",
         f"--workers={workers}",
         "--access-logfile=-",
+        "--access-logformat=" + ACCESS_LOG_FORMAT,
         "upare.wsgi:application",
     ]
     try:

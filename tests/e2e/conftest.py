@@ -35,7 +35,10 @@ def server(settings, tmp_path: Path) -> Iterator[str]:
     log = (tmp_path / "server.log").open("wb")
     process = subprocess.Popen(
         [UPARE, "serve", "--port", str(port), "--workers", "2"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

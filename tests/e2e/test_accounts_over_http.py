@@ -25,7 +25,10 @@ def test_a_registered_user_can_be_looked_up_by_uid(server):
     assert info.status_code == 200
     assert "X-Stale" not in info.headers
     assert info.json()["user"] == {
-        "uid": 10001, "username": "alice", "nickname": "alice", "avatar": None,
+        "uid": 10001,
+        "username": "alice",
+        "nickname": "alice",
+        "avatar": None,
     }
 
 

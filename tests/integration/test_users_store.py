@@ -37,7 +37,10 @@ def test_a_registered_user_is_answered_from_the_read_model(container):
 
     assert watermark(container.db, "users") >= done.position
     assert users.public_profile(container.db, done.fields["uid"]) == {
-        "uid": 10001, "username": "alice", "nickname": "alice", "avatar": None,
+        "uid": 10001,
+        "username": "alice",
+        "nickname": "alice",
+        "avatar": None,
     }
     assert users.username_taken(container.db, "ALICE")
     assert users.email_taken(container.db, " Alice@Example.com ")
@@ -104,8 +107,9 @@ def test_concurrent_registrations_of_different_users_get_distinct_uids(container
     assert sorted(uids) == list(range(10001, 10021))
 
 
-@pytest.mark.parametrize(("username", "email", "code"), [("ALICE", None, 202002),
-                                                          ("other", "ALICE@example.com", 202003)])
+@pytest.mark.parametrize(
+    ("username", "email", "code"), [("ALICE", None, 202002), ("other", "ALICE@example.com", 202003)]
+)
 def test_duplicates_are_refused_by_the_store(container, username, email, code):
     register(container, "alice")
     with pytest.raises(UpareError) as refused:

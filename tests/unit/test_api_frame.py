@@ -85,8 +85,10 @@ def test_body_values_win_over_query_values(client):
         json={"username": "frombody", "password": "correct horse", "email": "b@example.com"},
     )
     assert result.status_code == 200
-    taken = client.simulate_post("/api/User/register", json={
-        "username": "FROMBODY", "password": "correct horse", "email": "c@example.com"})
+    taken = client.simulate_post(
+        "/api/User/register",
+        json={"username": "FROMBODY", "password": "correct horse", "email": "c@example.com"},
+    )
     assert taken.json["error_code"] == 202002
 
 
@@ -142,8 +144,19 @@ def test_an_unexpected_failure_answers_100001_and_logs_the_trace_with_the_reques
 
 @pytest.mark.parametrize(
     ("code", "status"),
-    [(0, 200), (100004, 400), (202101, 401), (201206, 403), (202001, 404), (200001, 405),
-     (202002, 409), (202007, 429), (100001, 500), (204104, 502), (201207, 503)],
+    [
+        (0, 200),
+        (100004, 400),
+        (202101, 401),
+        (201206, 403),
+        (202001, 404),
+        (200001, 405),
+        (202002, 409),
+        (202007, 429),
+        (100001, 500),
+        (204104, 502),
+        (201207, 503),
+    ],
 )
 def test_codes_carry_the_contracts_http_status(code, status):
     assert ERRORS[code][1] == status

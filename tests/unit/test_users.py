@@ -92,6 +92,8 @@ def test_a_second_claim_on_a_value_conflicts_in_the_store(store):
 
     store.save(Index(kind="username", value="carol", owner=user_id(1)))
     with pytest.raises(IntegrityError):
-        store.save(User(uid=10001, username="carol", email="c@example.com", password_hash="x"),
-                   Index(kind="username", value="Carol", owner=user_id(10001)))
+        store.save(
+            User(uid=10001, username="carol", email="c@example.com", password_hash="x"),
+            Index(kind="username", value="Carol", owner=user_id(10001)),
+        )
     assert not store.exists(user_id(10001))  # nothing of the refused transaction was kept
