@@ -7,7 +7,7 @@ from typing import Any
 import falcon
 from falcon.media.multipart import MultipartFormHandler
 
-from api import errors, users
+from api import errors, images, users
 from api.middleware import BodyLimit, RequestContext
 from api.openapi import OpenApi
 from api.resource import Resource
@@ -18,6 +18,7 @@ RESOURCES: list[type[Resource]] = [
     users.ValidateUniqueUsername,
     users.ValidateUniqueEmail,
     users.Info,
+    images.Disorder,
 ]
 
 

@@ -10,13 +10,14 @@ import threading
 
 import typer
 
-from upare import logs
+from upare import cli_image, logs
 from upare.bootstrap import bootstrap
 from upare.settings import Settings
 
 app = typer.Typer(help="Upare: an event-sourced social calendar backend.", no_args_is_help=True)
 db_app = typer.Typer(help="The event store and read-model databases.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(cli_image.app, name="image")
 log = logging.getLogger("upare")
 # gunicorn's access log, with the request id the API sets on every response
 ACCESS_LOG_FORMAT = '%(h)s [%({x-request-id}o)s] "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
