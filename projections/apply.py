@@ -1,11 +1,77 @@
-"""Apply events to a projection exactly once in effect, tracking each aggregate's version."""
+"""Apply events to a projection exactly once in effect, tracking each aggregate's version.
+
+A handler that raises stops the batch (`HandlerFailed`); the feed retries the batch with
+backoff (`with_retries`) and, when the retries are spent, applies it once more carefully: each
+event in a savepoint, a failing event parked (`projections.dead_letters`) and the rest of the
+batch applied, except the later events of a parked event's aggregate, which wait behind it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
 
+from projections import catalog, dead_letters
 from projections.base import EventRecord, Projection
-from projections.database import Transaction
+from projections.database import ReadDB, Transaction
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class HandlerFailed(Exception):
+    """A projection's handler raised on one event."""
+
+    def __init__(self, projection: Projection, event: EventRecord, error: Exception) -> None:
+        super().__init__(
+            f"{projection.name} failed on {event.type} {event.originator_id} v{event.version}"
+            f" (position {event.position}): {error!r}"
+        )
+        self.event = event
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How often and how patiently a failing batch is retried before its culprit is parked."""
+
+    attempts: int = 3
+    backoff: float = 0.05  # seconds before the first retry, doubled before each next one
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Retry:
+        """Read `UPARE_PROJECTION_RETRIES` and `UPARE_PROJECTION_BACKOFF_MS`."""
+        env = os.environ if environ is None else environ
+        backoff_ms = env.get("UPARE_PROJECTION_BACKOFF_MS")
+        return cls(
+            attempts=int(env.get("UPARE_PROJECTION_RETRIES") or cls.attempts),
+            backoff=int(backoff_ms) / 1000 if backoff_ms else cls.backoff,
+        )
+
+
+def with_retries(
+    run: Callable[[int | None], T], retry: Retry, stop: threading.Event | None = None
+) -> T:
+    """Call `run(None)` (one whole transaction) until no handler fails, then `run(attempts)`.
+
+    The last call is the careful one: `run` passes the number of attempts to `apply_batch`,
+    which then parks the events that still fail instead of raising. When `stop` is set during
+    a backoff, the failure is raised instead: a process that stops parks nothing.
+    """
+    pause = retry.backoff
+    for attempt in range(1, retry.attempts + 1):
+        try:
+            return run(None)
+        except HandlerFailed as ex:
+            log.warning("attempt %d of %d: %s", attempt, retry.attempts, ex)
+            if stop is not None and stop.wait(pause):
+                raise
+        pause *= 2
+    return run(retry.attempts + 1)
 
 
 def tracked_versions(
@@ -24,27 +90,103 @@ def tracked_versions(
     return {row[0]: int(row[1]) for row in rows}
 
 
-def apply_batch(tx: Transaction, projection: Projection, events: Sequence[EventRecord]) -> int:
+def track(tx: Transaction, projection: Projection, versions: Mapping[str, int]) -> None:
+    """Record the last applied version of these aggregates."""
+    tx.executemany(
+        "INSERT INTO projection_tracking (projection, generation, originator_id, version)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (projection, generation, originator_id)"
+        " DO UPDATE SET version = excluded.version",
+        [(projection.name, projection.generation, oid, v) for oid, v in versions.items()],
+    )
+
+
+def apply_batch(
+    tx: Transaction,
+    projection: Projection,
+    events: Sequence[EventRecord],
+    *,
+    careful: int | None = None,
+) -> int:
     """Apply, in this transaction, the events of a batch that are new to the projection.
 
     An event whose aggregate version is not newer than the one recorded is a duplicate and
-    changes nothing. Returns how many events were applied.
+    changes nothing; an event of an aggregate with a parked event waits behind it. A handler
+    that raises raises `HandlerFailed`, unless `careful` (the attempts made so far) is given:
+    then each event runs in a savepoint and a failing one is parked. Returns how many events
+    were applied.
     """
     mine = [event for event in events if event.type in projection.handlers]
-    versions = tracked_versions(tx, projection, {event.originator_id for event in mine})
-    applied = 0
+    ids = {event.originator_id for event in mine}
+    versions = tracked_versions(tx, projection, ids)
+    stuck = dead_letters.blocked(tx, projection, ids)
+    applied: dict[str, int] = {}
+    count = 0
     for event in mine:
-        if versions.get(event.originator_id, 0) >= event.version:
+        oid = event.originator_id
+        if versions.get(oid, 0) >= event.version:
             continue
-        projection.apply(tx, event)
-        versions[event.originator_id] = event.version
-        applied += 1
+        if oid in stuck:
+            dead_letters.park(tx, projection, event, status=dead_letters.WAITING)
+            continue
+        if careful is None:
+            try:
+                projection.apply(tx, event)
+            except Exception as ex:
+                raise HandlerFailed(projection, event, ex) from ex
+        elif not _apply_in_savepoint(tx, projection, event, careful):
+            stuck.add(oid)
+            continue
+        versions[oid] = applied[oid] = event.version
+        count += 1
     if applied:
-        touched = {event.originator_id for event in mine}
-        tx.executemany(
-            "INSERT INTO projection_tracking (projection, generation, originator_id, version)"
-            " VALUES (?, ?, ?, ?) ON CONFLICT (projection, generation, originator_id)"
-            " DO UPDATE SET version = excluded.version",
-            [(projection.name, projection.generation, oid, versions[oid]) for oid in touched],
+        track(tx, projection, applied)
+    return count
+
+
+def _apply_in_savepoint(
+    tx: Transaction, projection: Projection, event: EventRecord, attempts: int
+) -> bool:
+    tx.execute("SAVEPOINT upare_apply")
+    try:
+        projection.apply(tx, event)
+    except Exception as ex:
+        tx.execute("ROLLBACK TO SAVEPOINT upare_apply")
+        tx.execute("RELEASE SAVEPOINT upare_apply")
+        log.error("parking %s", HandlerFailed(projection, event, ex))
+        dead_letters.park(
+            tx, projection, event, status=dead_letters.PARKED, error=repr(ex), attempts=attempts
         )
-    return applied
+        return False
+    tx.execute("RELEASE SAVEPOINT upare_apply")
+    return True
+
+
+def retry_parked(db: ReadDB, cls: type[Projection], originator_id: str) -> int:
+    """Re-apply an aggregate's parked event and the events waiting behind it, in order.
+
+    Returns how many are still parked or waiting (0 when all applied).
+    """
+    return _release(db, cls, originator_id, skip_first=False)
+
+
+def skip_parked(db: ReadDB, cls: type[Projection], originator_id: str) -> int:
+    """Give up on an aggregate's parked event and apply the events waiting behind it."""
+    return _release(db, cls, originator_id, skip_first=True)
+
+
+def _release(db: ReadDB, cls: type[Projection], originator_id: str, skip_first: bool) -> int:
+    with db.transaction() as tx:
+        projection = cls(catalog.lock_live(tx, cls.name))
+        events = [letter.event for letter in dead_letters.take_open(tx, projection, originator_id)]
+        if not events:
+            raise LookupError(f"{cls.name} has no parked event of aggregate {originator_id}")
+        if skip_first:
+            skipped = events.pop(0)
+            dead_letters.settle(tx, projection, originator_id, dead_letters.SKIPPED, skipped)
+            if tracked_versions(tx, projection, {originator_id}).get(originator_id, 0) < (
+                skipped.version
+            ):
+                track(tx, projection, {originator_id: skipped.version})
+        apply_batch(tx, projection, events, careful=1)
+        dead_letters.settle(tx, projection, originator_id, dead_letters.APPLIED)
+        return dead_letters.count_open(tx, projection, originator_id)

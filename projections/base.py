@@ -40,6 +40,10 @@ class Projection:
 
     A projection is built in generations: generation N writes `<name>_g<N>_<table>`, and
     readers read the views `<name>_<table>`, which point at the live generation.
+
+    `replay` is True while a rebuild replays events the live generation has already handled.
+    A projection with side effects (`has_side_effects = True`: mails, pushes) must check it in
+    its handlers and skip the side effect when it is set, changing only its tables.
     """
 
     name: ClassVar[str]
@@ -56,8 +60,9 @@ class Projection:
             if callable(method) and hasattr(method, "handles")
         }
 
-    def __init__(self, generation: int = 1) -> None:
+    def __init__(self, generation: int = 1, *, replay: bool = False) -> None:
         self.generation = generation
+        self.replay = replay
 
     def table(self, table: str) -> str:
         """Return the physical name of one of this generation's tables."""

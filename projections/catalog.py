@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from projections import dead_letters
 from projections.base import Projection
 from projections.database import ReadDB, Transaction
 
@@ -15,9 +16,21 @@ META_TABLES = {
         "projection TEXT NOT NULL, generation INTEGER NOT NULL, feed INTEGER NOT NULL,"
         " position BIGINT NOT NULL, PRIMARY KEY (projection, generation, feed)"
     ),
+    # Kafka: the next offset of each partition (feed) that a generation has consumed...
+    "projection_offsets": (
+        "projection TEXT NOT NULL, generation INTEGER NOT NULL, feed INTEGER NOT NULL,"
+        " next_offset BIGINT NOT NULL, PRIMARY KEY (projection, generation, feed)"
+    ),
+    # ...and the relay's published position with each partition's end offset (workers/relay)
+    "relay_position": (
+        "feed INTEGER PRIMARY KEY, topic TEXT NOT NULL, position BIGINT NOT NULL,"
+        " end_offset BIGINT NOT NULL"
+    ),
+    dead_letters.TABLE: dead_letters.COLUMNS,
 }
 INSTALL_LOCK = 7261001
 STORE_FEED = -1  # the `feed` of positions read from the store's log; Kafka uses partitions
+PROGRESS_CHANNEL = "upare_projections"  # NOTIFY'd by the feeds when positions move
 
 
 def create_tables(tx: Transaction, projection: Projection) -> None:
@@ -27,6 +40,22 @@ def create_tables(tx: Transaction, projection: Projection) -> None:
         for column in projection.indexes.get(table, []):
             name = f"{projection.table(table)}_{column.replace(',', '_').replace(' ', '')}"
             tx.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {projection.table(table)} ({column})")
+
+
+def drop_generation(tx: Transaction, projection: Projection) -> None:
+    """Drop one generation's tables and forget its tracking and positions."""
+    for table in projection.tables:
+        tx.execute(f"DROP TABLE IF EXISTS {projection.table(table)}")
+    for meta in (
+        "projection_tracking",
+        "projection_positions",
+        "projection_offsets",
+        dead_letters.TABLE,
+    ):
+        tx.execute(
+            f"DELETE FROM {meta} WHERE projection = ? AND generation = ?",
+            (projection.name, projection.generation),
+        )
 
 
 def point_views(tx: Transaction, projection: Projection) -> None:
@@ -97,3 +126,13 @@ def set_position(
         " DO UPDATE SET position = excluded.position",
         (projection.name, projection.generation, feed, value),
     )
+
+
+def notify_progress(tx: Transaction) -> None:
+    """Wake the queries waiting for positions once this transaction commits.
+
+    Every feed calls it after `set_position`. PostgreSQL delivers the NOTIFY at commit (and
+    never for a rolled-back transaction); on SQLite waiters poll, so it does nothing.
+    """
+    if tx.dialect == "postgres":
+        tx.execute(f"NOTIFY {PROGRESS_CHANNEL}")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import partial
 
 from commands.store import EventStore
 from projections import catalog
-from projections.apply import apply_batch
+from projections.apply import HandlerFailed, Retry, apply_batch, with_retries
 from projections.base import Projection
 from projections.database import ReadDB
 from workers.records import to_records
@@ -21,32 +22,47 @@ class StoreFeed:
     """Feed every live projection the store's events, a batch per read-model transaction."""
 
     def __init__(
-        self, store: EventStore, db: ReadDB, projection_classes: list[type[Projection]]
+        self,
+        store: EventStore,
+        db: ReadDB,
+        projection_classes: list[type[Projection]],
+        retry: Retry | None = None,
     ) -> None:
         self.store = store
         self.db = db
         self.projection_classes = projection_classes
+        self.retry = retry or Retry()
 
-    def run_once(self) -> int:
+    def run_once(self, stop: threading.Event | None = None) -> int:
         """Apply the next batch of events to each projection; return how many were read."""
-        read = 0
-        for cls in self.projection_classes:
-            with self.db.transaction() as tx:
-                projection = cls(catalog.lock_live(tx, cls.name))
-                start = catalog.position(tx, projection)
-                notifications = self.store.recorder.select_notifications(
-                    start, BATCH, inclusive_of_start=False
-                )
-                if not notifications:
-                    continue
-                apply_batch(tx, projection, to_records(notifications, self.store.mapper.transcoder))
-                catalog.set_position(tx, projection, notifications[-1].id)
-                read += len(notifications)
-        return read
+        return sum(
+            with_retries(partial(self._feed, cls), self.retry, stop)
+            for cls in self.projection_classes
+        )
+
+    def _feed(self, cls: type[Projection], careful: int | None) -> int:
+        """In one transaction, apply one projection its next batch (see `with_retries`)."""
+        with self.db.transaction() as tx:
+            projection = cls(catalog.lock_live(tx, cls.name))
+            start = catalog.position(tx, projection)
+            notifications = self.store.recorder.select_notifications(
+                start, BATCH, inclusive_of_start=False
+            )
+            if not notifications:
+                return 0
+            records = to_records(notifications, self.store.mapper.transcoder)
+            apply_batch(tx, projection, records, careful=careful)
+            catalog.set_position(tx, projection, notifications[-1].id)
+            catalog.notify_progress(tx)
+            return len(notifications)
 
     def run(self, stop: threading.Event) -> None:
         """Follow the store until `stop` is set, polling briefly when there is nothing new."""
         log.info("projecting from the event store's log")
         while not stop.is_set():
-            if not self.run_once():
-                stop.wait(IDLE_POLL_SECONDS)
+            try:
+                if not self.run_once(stop):
+                    stop.wait(IDLE_POLL_SECONDS)
+            except HandlerFailed:
+                if not stop.is_set():
+                    raise  # stopped while retrying: the batch comes again next time

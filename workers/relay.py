@@ -1,0 +1,177 @@
+"""The relay: publish the event store's log to Kafka, in order, from its tracked position.
+
+It reads the log in pages, sends each event keyed by its aggregate id (so an aggregate's events
+stay in order in one partition), waits until Kafka acknowledged the whole page (acks=all), and
+only then records the page's last position, with each partition's end offset, in
+`relay_position` (which `queries.freshness.watermark` reads). After a crash it publishes again
+from the recorded position: an event may go out twice, never zero times.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from functools import partial
+from typing import Any
+
+from eventsourcing.persistence import Notification
+from kafka.errors import KafkaError
+
+from commands.store import EventStore
+from projections.database import ReadDB
+from workers import kafka
+
+log = logging.getLogger(__name__)
+PAGE = 1000
+IDLE_POLL_SECONDS = 0.02  # SQLite has no NOTIFY: look again this often when idle
+LISTEN_SECONDS = 0.25  # PostgreSQL: longest wait for a NOTIFY before looking at `stop` again
+FLUSH_SECONDS = 60.0  # a page not acknowledged by then is sent again by a new producer
+
+
+class Relay:
+    """Publish the store's events to the Kafka topic until stopped."""
+
+    def __init__(
+        self, store: EventStore, db: ReadDB, config: kafka.KafkaConfig, page: int = PAGE
+    ) -> None:
+        self.store = store
+        self.db = db
+        self.config = config
+        self.page = page
+        self.position = 0
+        self.end_offsets: dict[int, int] = {}
+
+    def run(self, stop: threading.Event) -> None:
+        """Follow the store and publish until `stop` is set."""
+        partitions = kafka.until_reachable(partial(kafka.ensure_topic, self.config), stop, "relay")
+        if partitions is None:
+            return
+        self.start(partitions)
+        log.info("relaying from position %d to %s", self.position, self.config.topic)
+        producer = None
+        try:
+            with _Waker(self.store) as wake:
+                while not stop.is_set():
+                    try:
+                        if producer is None:
+                            producer = kafka.producer(self.config)
+                        sent = self.publish_page(producer)
+                    except KafkaError as ex:
+                        log.warning("Kafka did not take the page, sending it again: %r", ex)
+                        if producer is not None:
+                            producer.close(timeout=0)
+                        producer = None
+                        stop.wait(1.0)
+                        continue
+                    if sent < self.page:
+                        wake(stop)
+        finally:
+            if producer is not None:
+                producer.close(timeout=5)
+
+    def start(self, partitions: int) -> None:
+        """Load the recorded position (refusing another topic's) and create missing rows."""
+        with self.db.transaction() as tx:
+            rows = tx.fetchall("SELECT feed, topic, position, end_offset FROM relay_position")
+            others = sorted({row[1] for row in rows} - {self.config.topic})
+            if others:
+                raise SystemExit(
+                    f"relay_position belongs to topic {others[0]!r}, not"
+                    f" {self.config.topic!r}: a new topic needs a new read-model database"
+                )
+            self.position = min((int(row[2]) for row in rows), default=0)
+            self.end_offsets = {int(row[0]): int(row[3]) for row in rows}
+            for feed in range(partitions):
+                self.end_offsets.setdefault(feed, 0)
+            self._record(tx, self.position)
+
+    def publish_page(self, producer: Any) -> int:
+        """Publish the next page of events and record it once acknowledged; return its size."""
+        page = self.store.recorder.select_notifications(
+            self.position, self.page, inclusive_of_start=False
+        )
+        if not page:
+            return 0
+        end_offsets = self._send(producer, page)
+        with self.db.transaction() as tx:
+            self.end_offsets = end_offsets
+            self._record(tx, page[-1].id)
+        self.position = page[-1].id
+        return len(page)
+
+    def _send(self, producer: Any, page: Sequence[Notification]) -> dict[int, int]:
+        mapper, topic = self.store.mapper, self.config.topic
+        futures = []
+        for notification in page:
+            key, value = kafka.encode(notification, kafka.plain_state(mapper, notification.state))
+            futures.append(producer.send(topic, key=key, value=value))
+        producer.flush(timeout=FLUSH_SECONDS)
+        end_offsets = dict(self.end_offsets)
+        for future in futures:
+            sent = future.get(timeout=0)  # raises if Kafka did not take it
+            end_offsets[sent.partition] = max(end_offsets.get(sent.partition, 0), sent.offset + 1)
+        return end_offsets
+
+    def _record(self, tx: Any, position: int) -> None:
+        tx.executemany(
+            "INSERT INTO relay_position (feed, topic, position, end_offset) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (feed) DO UPDATE SET position = excluded.position,"
+            " end_offset = excluded.end_offset",
+            [
+                (feed, self.config.topic, position, end)
+                for feed, end in sorted(self.end_offsets.items())
+            ],
+        )
+
+
+class _Waker(AbstractContextManager[Any]):
+    """Wait for new events: LISTEN/NOTIFY on PostgreSQL, a short poll on SQLite."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.recorder: Any = store.recorder
+        self.channel: str | None = getattr(self.recorder, "channel_name", None)
+        self.listening: Any = None
+        self.holder: Any = None
+
+    def __enter__(self) -> _Waker:
+        if self.channel is not None:  # before the first read, so no NOTIFY falls in between
+            self._listen()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close()
+
+    def __call__(self, stop: threading.Event) -> None:
+        if self.channel is None:
+            stop.wait(IDLE_POLL_SECONDS)
+            return
+        import psycopg
+
+        try:
+            if self.listening is None:
+                self._listen()
+            for _ in self.listening.notifies(timeout=LISTEN_SECONDS, stop_after=1):
+                pass
+        except psycopg.Error as ex:
+            log.warning("LISTEN failed, will listen again: %r", ex)
+            self._close()
+            stop.wait(IDLE_POLL_SECONDS)
+
+    def _listen(self) -> None:
+        from psycopg import sql
+
+        self.holder = self.recorder.datastore.get_connection()
+        self.listening = self.holder.__enter__()
+        self.listening.execute(sql.SQL("LISTEN {}").format(sql.Identifier(str(self.channel))))
+
+    def _close(self) -> None:
+        listening, holder, self.listening, self.holder = self.listening, self.holder, None, None
+        if holder is None:
+            return
+        try:
+            if not listening.closed:
+                listening.execute("UNLISTEN *")
+        finally:
+            holder.__exit__(None, None, None)
