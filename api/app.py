@@ -7,7 +7,8 @@ from typing import Any
 import falcon
 from falcon.media.multipart import MultipartFormHandler
 
-from api import errors, images, users
+from api import errors, health, images, metrics, users
+from api.freshness import ReadYourWrites
 from api.middleware import BodyLimit, RequestContext
 from api.openapi import OpenApi
 from api.resource import Resource
@@ -24,7 +25,12 @@ RESOURCES: list[type[Resource]] = [
 
 def create_app(container: Container) -> falcon.App:
     """Build the WSGI application wired with this container."""
-    middleware: list[Any] = [RequestContext(), BodyLimit(container.settings.max_body_bytes)]
+    middleware: list[Any] = [
+        metrics.RequestMetrics(),
+        RequestContext(),
+        BodyLimit(container.settings.max_body_bytes),
+        ReadYourWrites(container),
+    ]
     app = falcon.App(middleware=middleware)
     multipart = MultipartFormHandler()
     multipart.parse_options.max_body_part_buffer_size = container.settings.max_body_bytes
@@ -34,5 +40,8 @@ def create_app(container: Container) -> falcon.App:
     errors.register(app)
     for resource in RESOURCES:
         app.add_route(resource.path, resource(container))
-    app.add_route("/openapi.json", OpenApi(RESOURCES))
+    app.add_route("/healthz", health.Healthz())
+    app.add_route("/readyz", health.Readyz(container))
+    app.add_route("/metrics", metrics.Metrics(container))
+    app.add_route("/openapi.json", OpenApi(RESOURCES, {**health.OPENAPI, **metrics.OPENAPI}))
     return app

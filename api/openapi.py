@@ -58,8 +58,13 @@ def _operation(resource: type[Resource]) -> dict[str, Any]:
     }
 
 
-def build(resources: list[type[Resource]]) -> dict[str, Any]:
-    """Return the OpenAPI document of these resources."""
+def build(
+    resources: list[type[Resource]], operations: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Return the OpenAPI document of these resources and of the operations' own endpoints.
+
+    `operations` are path items given as they are (probes and metrics: no envelope).
+    """
     spec = APISpec(title="Upare API", version="1.0.0", openapi_version="3.1.0")
     spec.components.schema("Envelope", ENVELOPE)
     for resource in resources:
@@ -67,14 +72,20 @@ def build(resources: list[type[Resource]]) -> dict[str, Any]:
             path=resource.path,
             operations={method: _operation(resource) for method in resource.methods()},
         )
+    for path, item in (operations or {}).items():
+        spec.path(path=path, operations=item)
     return spec.to_dict()
 
 
 class OpenApi:
     """Serve the OpenAPI document at /openapi.json."""
 
-    def __init__(self, resources: list[type[Resource]]) -> None:
-        self.document = build(resources)
+    def __init__(
+        self,
+        resources: list[type[Resource]],
+        operations: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        self.document = build(resources, operations)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = self.document

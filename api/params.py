@@ -26,6 +26,13 @@ class Upload:
 
 
 def _body(req: falcon.Request) -> dict[str, Any]:
+    """Return the body's values, parsed once per request (a multipart stream reads only once)."""
+    if not hasattr(req.context, "body_values"):
+        req.context.body_values = _parse_body(req)
+    return req.context.body_values
+
+
+def _parse_body(req: falcon.Request) -> dict[str, Any]:
     if not req.content_length:
         return {}
     media_type = (req.content_type or "").split(";")[0].strip().lower()

@@ -26,11 +26,17 @@ MIN_POSITION = Param(
 
 
 class Resource:
-    """A Falcon resource at one path; `get_too` resources answer GET as well as POST."""
+    """A Falcon resource at one path; `get_too` resources answer GET as well as POST.
+
+    A query names the projections it `reads`: before it runs, the read-your-writes
+    middleware (api/freshness.py) waits for them to pass the caller's last write and
+    `min_position`.
+    """
 
     path: ClassVar[str]
     summary: ClassVar[str]
     params: ClassVar[tuple[Param, ...]] = ()
+    reads: ClassVar[tuple[str, ...]] = ()
     get_too: ClassVar[bool] = False
     produces: ClassVar[str] = falcon.MEDIA_JSON
 
@@ -42,6 +48,8 @@ class Resource:
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
+        if cls.reads and MIN_POSITION not in cls.params:  # every query takes min_position
+            cls.params = (*cls.params, MIN_POSITION)
         if cls.get_too:
             cls.on_get = cls.on_post  # type: ignore[attr-defined]
 

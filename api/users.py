@@ -5,7 +5,6 @@ from __future__ import annotations
 import falcon
 
 from api.envelope import respond
-from api.freshness import catch_up
 from api.params import Params
 from api.resource import MIN_POSITION, Param, Resource
 from commands.handlers import execute
@@ -40,13 +39,13 @@ class Register(Resource):
 class ValidateUniqueUsername(Resource):
     path = "/api/user/validateuniqueusername"
     summary = "Tell whether a username is free (0) or registered (202002)"
+    reads = ("users",)
     params = (Param("username", required=True), Param("response_type"), MIN_POSITION)
 
     def __init__(self, container: Container) -> None:
         self.db = container.db
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        catch_up(req, resp, self.db, ["users"])
         username = Params(req).text("username", required=True) or ""
         if users.username_taken(self.db, username):
             raise UpareError(202002, message="The username already registered")
@@ -56,13 +55,13 @@ class ValidateUniqueUsername(Resource):
 class ValidateUniqueEmail(Resource):
     path = "/api/user/validateuniqueemail"
     summary = "Tell whether an email is free (0) or registered (202003)"
+    reads = ("users",)
     params = (Param("email", required=True), MIN_POSITION)
 
     def __init__(self, container: Container) -> None:
         self.db = container.db
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        catch_up(req, resp, self.db, ["users"])
         email = Params(req).text("email", required=True) or ""
         if users.email_taken(self.db, email):
             raise UpareError(202003)
@@ -72,6 +71,7 @@ class ValidateUniqueEmail(Resource):
 class Info(Resource):
     path = "/api/user/info"
     summary = "Answer a user's public profile (`user`)"
+    reads = ("users",)
     params = (
         Param("uid", "integer", description="without it, the logged-in user's own"),
         MIN_POSITION,
@@ -82,7 +82,6 @@ class Info(Resource):
         self.db = container.db
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        catch_up(req, resp, self.db, ["users"])
         uid = Params(req).integer("uid")
         if uid is None:
             raise UpareError(202101)  # no sessions yet: nobody is logged in

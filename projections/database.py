@@ -116,7 +116,13 @@ class PostgresDB(_Reads):
         from psycopg_pool import ConnectionPool
 
         self.url = url
-        self.pool = ConnectionPool(url, min_size=1, max_size=max_size, open=True)
+        # No server-side prepared statements: psycopg prepares a query after five runs, and the
+        # generic plan of `originator_id IN (?, ...)` (tracking lookups) scans the whole table:
+        # measured 137 ms per 500-id lookup at 20k tracked aggregates, a rebuild at 6k events/s
+        # instead of 17k/s.
+        self.pool = ConnectionPool(
+            url, min_size=1, max_size=max_size, open=True, kwargs={"prepare_threshold": None}
+        )
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Transaction]:

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import typer
 
-from upare import cli_image, logs
+from upare import cli_image, cli_pipeline, logs
 from upare.bootstrap import bootstrap
+from upare.cli_projections import app as projections_app
 from upare.settings import Settings
 
 app = typer.Typer(help="Upare: an event-sourced social calendar backend.", no_args_is_help=True)
 db_app = typer.Typer(help="The event store and read-model databases.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(projections_app, name="projections")
+cli_pipeline.register(app, projections_app)  # relay, projector, dead-letters
 app.add_typer(cli_image.app, name="image")
 log = logging.getLogger("upare")
 # gunicorn's access log, with the request id the API sets on every response
@@ -41,15 +46,32 @@ def db_init() -> None:
 
 @app.command()
 def worker() -> None:
-    """Run the projections from the event store's log until stopped."""
+    """Run the projections until stopped: from the store's log, or relay + projector on Kafka."""
     from workers.store_feed import StoreFeed
 
     logs.configure()
     container = bootstrap()
     try:
+        if container.settings.kafka_bootstrap:
+            cli_pipeline.kafka_worker(container, stop_on_signals())
+            return
         StoreFeed(container.store, container.db, container.projections).run(stop_on_signals())
     finally:
         container.close()
+
+
+def share_metrics(settings: Settings) -> None:
+    """Point prometheus-client's multiprocess mode at an empty folder, before workers fork.
+
+    The gunicorn workers inherit PROMETHEUS_MULTIPROC_DIR and write their request metrics
+    there; `/metrics` in any worker sums them (api/metrics.py). This process must not import
+    prometheus_client before, or its forked workers would keep per-process counters.
+    """
+    folder = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or settings.data_dir / "prometheus")
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):  # counts of a previous run
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder.resolve())
 
 
 @app.command()
@@ -65,6 +87,7 @@ def serve(
     logs.configure()
     settings = Settings.from_env()
     bootstrap(settings).close()  # create tables once, before the processes race for them
+    share_metrics(settings)
     if settings.env != "production":
         log.warning("UPARE_ENV=%s: not a production configuration", settings.env)
     helper = None

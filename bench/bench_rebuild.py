@@ -1,0 +1,201 @@
+"""Benchmark `upare projections rebuild users` against eventsourcing's own ProjectionRunner.
+
+Run `python bench/bench_rebuild.py [--events 100000] [--backend auto|postgres|sqlite]`; it
+prints `BENCH rebuild: <v> events/s; baseline <b> events/s; ratio <r> (target 10)`.
+
+- The store gets `--events` User.Registered events (User aggregates saved 1,000 a transaction,
+  with one precomputed password hash), on PostgreSQL (a fresh database) when it answers, else
+  SQLite.
+- rebuild: `projections.rebuild.rebuild` of the users projection, from the first event to the
+  switch (pages of 1,000 events, one read-model transaction each); the median of `--repeat`
+  (default 3) rebuilds, each building the next generation.
+- baseline: the same table (`users`'s profiles columns and indexes) kept by an
+  `eventsourcing.projection.Projection` whose view is a TrackingRecorder on the same kind of
+  database, as the library's documentation builds them (one transaction per event, with its
+  tracking record). On PostgreSQL it runs under `ProjectionRunner`; SQLite's recorder has no
+  subscriptions in eventsourcing 9.5, so there the same projection is fed by a loop doing what
+  `ApplicationSubscription` does (pages of 500, `mapper.to_domain_event`, `process_event`).
+  Its rate is steady, so it runs for at most `--baseline-seconds` (default 60) and its rate is
+  taken over the events it did by then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from typing import Any
+
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.persistence import InfrastructureFactory, Tracking
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.projection import Projection, ProjectionRunner
+from eventsourcing.sqlite import SQLiteTrackingRecorder
+from eventsourcing.utils import Environment, get_topic
+from fresh import fresh_container, pick_backend
+from psycopg.sql import SQL, Identifier
+
+from commands.store import EventStore
+from domain.passwords import hash_password
+from domain.users import User
+from projections.rebuild import rebuild
+from projections.users import UsersProjection
+from upare.bootstrap import Container
+from upare.settings import postgres_env
+
+COLUMNS = UsersProjection.tables["profiles"]
+INSERT = (
+    "INSERT INTO es_profiles (uid, username, username_key, nickname, email, email_key,"
+    " registered_at) VALUES ({0}) ON CONFLICT (uid) DO NOTHING"
+)
+INDEXES = [
+    f"CREATE INDEX IF NOT EXISTS es_profiles_{column} ON es_profiles ({column})"
+    for column in UsersProjection.indexes["profiles"]
+]
+
+
+def profile_row(event: Any) -> tuple[Any, ...]:
+    """Return the users projection's row for a User.Registered domain event."""
+    return (
+        event.uid,
+        event.username,
+        event.username.casefold(),
+        event.username,
+        event.email,
+        event.email.strip().casefold(),
+        event.timestamp.isoformat(),
+    )
+
+
+class PostgresProfilesView(PostgresTrackingRecorder):
+    """The profiles table and its tracking, written together in one transaction per event."""
+
+    def __init__(self, datastore: Any, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        schema = Identifier(self.datastore.schema)
+        self.sql_create_statements.append(
+            SQL(f"CREATE TABLE IF NOT EXISTS {{0}}.es_profiles ({COLUMNS})").format(schema)
+        )
+        self.sql_create_statements += [SQL(statement) for statement in INDEXES]  # type: ignore[arg-type]
+
+    def register(self, row: tuple[Any, ...], tracking: Tracking) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(INSERT.format(", ".join(["%s"] * len(row))), row)
+            self._insert_tracking(cursor, tracking)
+
+
+class SqliteProfilesView(SQLiteTrackingRecorder):
+    """The same view in a SQLite file."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        statements = super().construct_create_table_statements()
+        return [*statements, f"CREATE TABLE IF NOT EXISTS es_profiles ({COLUMNS})", *INDEXES]
+
+    def register(self, row: tuple[Any, ...], tracking: Tracking) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(INSERT.format(", ".join("?" * len(row))), row)
+            self._insert_tracking(cursor, tracking)
+
+
+class ProfilesProjection(Projection[Any]):
+    """The users projection written the eventsourcing way."""
+
+    name = "esprofiles"
+    topics = (get_topic(User.Registered),)
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self.view.insert_tracking(tracking)
+
+    @process_event.register(User.Registered)
+    def registered(self, domain_event: Any, tracking: Tracking) -> None:
+        self.view.register(profile_row(domain_event), tracking)
+
+
+def store_users(container: Container, count: int) -> None:
+    """Store `count` User.Registered events, 1,000 aggregates a transaction."""
+    password_hash = hash_password("correct horse battery")
+    for start in range(10001, 10001 + count, 1000):
+        container.store.save(
+            *[
+                User(uid=uid, username=f"u{uid}", email=f"u{uid}@x.io", password_hash=password_hash)
+                for uid in range(start, min(start + 1000, 10001 + count))
+            ]
+        )
+
+
+def baseline_postgres(container: Container, last: int, limit: float) -> tuple[int, float]:
+    """Run ProjectionRunner until it tracked `last` (or `limit` s); return (events, seconds)."""
+    env = postgres_env(container.settings.database_url)
+    started = time.perf_counter()
+    with ProjectionRunner(
+        application_class=EventStore,
+        projection_class=ProfilesProjection,
+        view_class=PostgresProfilesView,
+        env=env,
+    ) as runner:
+        done = 0
+        while done < last and time.perf_counter() - started < limit:
+            time.sleep(0.05)
+            done = runner.view.max_tracking_id(runner.app_name) or 0
+        seconds = time.perf_counter() - started
+    return done, seconds
+
+
+def baseline_sqlite(container: Container, last: int, limit: float) -> tuple[int, float]:
+    """Feed the projection as ApplicationSubscription would; return (events, seconds)."""
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(container.settings.sqlite_dir / "esview.sqlite3"),
+    }
+    started = time.perf_counter()
+    view = InfrastructureFactory.construct(
+        env=Environment(ProfilesProjection.name, env)
+    ).tracking_recorder(SqliteProfilesView)
+    projection = ProfilesProjection(view=view)
+    store, done = container.store, 0
+    while done < last and time.perf_counter() - started < limit:
+        page = store.recorder.select_notifications(
+            done, 500, topics=ProfilesProjection.topics, inclusive_of_start=False
+        )
+        for notification in page:
+            tracking = Tracking(store.name, notification.id)
+            projection.process_event(store.mapper.to_domain_event(notification), tracking)
+        done = page[-1].id
+    return done, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--backend", choices=["auto", "postgres", "sqlite"], default="auto")
+    parser.add_argument("--baseline-seconds", type=float, default=60.0)
+    parser.add_argument("--repeat", type=int, default=3, help="rebuilds; the median counts")
+    args = parser.parse_args()
+    backend = pick_backend(args.backend)
+    with fresh_container(backend) as container:
+        began = time.perf_counter()
+        store_users(container, args.events)
+        last = container.store.recorder.max_notification_id()
+        print(f"# {backend}: {last} events stored in {time.perf_counter() - began:.1f} s")
+
+        rates = []
+        for _ in range(args.repeat):  # each run builds the next generation and switches to it
+            done = rebuild(container.store, container.db, UsersProjection)
+            assert done.events == last, (done.events, last)
+            rates.append(done.events / done.seconds)
+            print(f"# rebuild to generation {done.generation}: {done.seconds:.2f} s")
+        rate = statistics.median(rates)
+
+        run = baseline_postgres if backend == "postgres" else baseline_sqlite
+        events, seconds = run(container, last, args.baseline_seconds)
+        baseline = events / seconds
+        print(f"# baseline: {events} events in {seconds:.2f} s")
+    print(
+        f"BENCH rebuild: {rate:,.0f} events/s; baseline {baseline:,.0f} events/s;"
+        f" ratio {rate / baseline:.1f} (target 10)"
+    )
+
+
+if __name__ == "__main__":
+    main()

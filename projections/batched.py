@@ -1,0 +1,73 @@
+"""Send a transaction's runs of one repeated write statement as one `executemany`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from projections.database import Row, Transaction
+
+# INSERT INTO t (a, b) VALUES (?, ?) [ON CONFLICT ...]: one row of plain placeholders
+ONE_ROW_INSERT = re.compile(r"(INSERT INTO .+? VALUES\s*)(\([?,\s]+\))(.*)", re.I | re.S)
+MAX_PARAMETERS = 30000  # PostgreSQL takes at most 65535 in one statement
+
+
+class Batched:
+    """A transaction whose consecutive runs of the same write statement go out together.
+
+    A projection's handler writes one event at a time; replaying thousands of events, that is
+    one statement per row. Here a run of the same statement waits, and goes out as soon as
+    anything else is asked (another statement, a read, or `flush()` at the end): on PostgreSQL
+    a run of one-row INSERTs as one multi-row INSERT (about 4 times faster than psycopg's
+    `executemany`), anything else through `executemany`. Effects keep the order of the calls.
+    But a row that fails makes a later call fail, not its own, and a multi-row `ON CONFLICT DO
+    UPDATE` refuses to touch one row twice; so use it only where a failure is then retried
+    statement by statement (a rebuild's pages).
+    """
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+        self.dialect = tx.dialect
+        self._sql = ""
+        self._rows: list[Sequence[Any]] = []
+
+    def flush(self) -> None:
+        """Send the pending run of statements."""
+        if self._rows:
+            self._send(self._sql, self._rows)
+        self._sql, self._rows = "", []
+
+    def _send(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        insert = ONE_ROW_INSERT.fullmatch(sql) if self.dialect == "postgres" else None
+        if insert is None or len(rows) < 2:
+            self._tx.executemany(sql, rows)
+            return
+        head, values, tail = insert.groups()
+        per_statement = max(1, MAX_PARAMETERS // len(rows[0]))
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            many = head + ", ".join([values] * len(chunk)) + tail
+            self._tx.execute(many, [value for row in chunk for value in row])
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        if not params:
+            self.flush()
+            self._tx.execute(sql)
+            return
+        if sql != self._sql:
+            self.flush()
+            self._sql = sql
+        self._rows.append(params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.flush()
+        self._send(sql, list(rows))
+
+    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        self.flush()
+        return self._tx.fetchone(sql, params)
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        self.flush()
+        return self._tx.fetchall(sql, params)

@@ -1,0 +1,42 @@
+"""Probes, metrics and read-your-writes against a real `upare serve` with two workers."""
+
+from __future__ import annotations
+
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+
+def healthz_count(server: str) -> float:
+    text = requests.get(f"{server}/metrics", timeout=10).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "upare_http_requests_total" and sample.labels["route"] == "/healthz"
+    )
+
+
+def test_metrics_count_the_requests_of_every_worker(server):
+    for _ in range(30):  # new connections: the kernel spreads them over both workers
+        assert requests.get(f"{server}/healthz", timeout=10).json() == {"status": "ok"}
+
+    assert [healthz_count(server) for _ in range(4)] == [30.0] * 4
+
+
+def test_readyz_answers_ok_over_http(server):
+    answer = requests.get(f"{server}/readyz", timeout=10)
+    assert (answer.status_code, answer.json()["status"]) == (200, "ok")
+
+
+def test_a_caller_sees_its_own_write_without_asking_for_a_position(server):
+    with requests.Session() as session:
+        session.cookies.set("sid", "e2e-session")
+        done = session.post(
+            f"{server}/api/User/register",
+            data={"username": "alice", "password": "correct horse", "email": "alice@x.io"},
+            timeout=10,
+        ).json()
+        answer = session.post(f"{server}/api/User/info", data={"uid": done["uid"]}, timeout=10)
+
+    assert answer.json()["user"]["username"] == "alice"
+    assert "X-Stale" not in answer.headers

@@ -1,0 +1,61 @@
+"""Batched writes (a rebuild's fast path) behave like the same statements sent one by one."""
+
+from __future__ import annotations
+
+import pytest
+
+from projections.batched import Batched
+
+
+@pytest.fixture
+def db(container):
+    with container.db.transaction() as tx:
+        tx.execute("CREATE TABLE t (k BIGINT PRIMARY KEY, v TEXT NOT NULL)")
+    return container.db
+
+
+def rows(db) -> list[tuple]:
+    return db.fetchall("SELECT k, v FROM t ORDER BY k")
+
+
+def test_a_run_of_one_row_inserts_lands_as_if_sent_one_by_one(db):
+    with db.transaction() as tx:
+        batched = Batched(tx)
+        for k, v in [(1, "a"), (2, "b"), (1, "again"), (3, "c")]:
+            batched.execute("INSERT INTO t (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING", (k, v))
+        batched.flush()
+    assert rows(db) == [(1, "a"), (2, "b"), (3, "c")]
+
+
+def test_statements_keep_their_order_around_reads_and_other_statements(db):
+    with db.transaction() as tx:
+        batched = Batched(tx)
+        batched.execute("INSERT INTO t (k, v) VALUES (?, ?)", (1, "a"))
+        batched.execute("INSERT INTO t (k, v) VALUES (?, ?)", (2, "b"))
+        batched.execute("UPDATE t SET v = ? WHERE k = ?", ("B", 2))
+        assert batched.fetchone("SELECT count(*) FROM t") == (2,)
+        batched.execute("INSERT INTO t (k, v) VALUES (?, ?)", (3, "c"))
+        batched.executemany(
+            "INSERT INTO t (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+            [(3, "C"), (4, "D")],
+        )
+        batched.flush()
+    assert rows(db) == [(1, "a"), (2, "B"), (3, "C"), (4, "D")]
+
+
+def test_a_failing_row_fails_when_its_run_is_sent(db):
+    with pytest.raises(Exception), db.transaction() as tx:  # noqa: B017 (the driver's own error)
+        batched = Batched(tx)
+        batched.execute("INSERT INTO t (k, v) VALUES (?, ?)", (1, "a"))
+        batched.execute("INSERT INTO t (k, v) VALUES (?, ?)", (1, "twice"))
+        batched.flush()
+    assert rows(db) == []
+
+
+def test_more_rows_than_one_statement_takes_are_split(db):
+    with db.transaction() as tx:
+        batched = Batched(tx)
+        for k in range(20000):  # 40,000 parameters: two statements on PostgreSQL
+            batched.execute("INSERT INTO t (k, v) VALUES (?, ?)", (k, str(k)))
+        batched.flush()
+    assert db.fetchone("SELECT count(*), sum(k) FROM t") == (20000, sum(range(20000)))

@@ -1,0 +1,119 @@
+"""`upare projections status|rebuild` and the pipeline status behind them, on each backend."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import pytest
+from typer.testing import CliRunner
+
+from domain.users import User
+from projections import catalog, dead_letters
+from projections.base import EventRecord
+from projections.users import UsersProjection
+from queries.pipeline import pipeline_status
+from upare.cli import app
+from workers.store_feed import StoreFeed
+
+
+@pytest.fixture
+def cli(container):
+    """Return a function running `upare ARGS...` against the container's databases."""
+    env = {
+        "UPARE_DATA_DIR": str(container.settings.data_dir),
+        "UPARE_DATABASE_URL": container.settings.database_url,
+    }
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+
+    def run(*args: str):
+        result = CliRunner().invoke(app, list(args), env=env)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    yield run
+    root.handlers[:], root.level = handlers, level
+
+
+def save_users(store, *uids: int) -> None:
+    store.save(
+        *[
+            User(uid=uid, username=f"u{uid}", email=f"u{uid}@x.io", password_hash="h")
+            for uid in uids
+        ]
+    )
+
+
+def project(container) -> None:
+    feed = StoreFeed(container.store, container.db, container.projections)
+    while feed.run_once():
+        pass
+
+
+def park_one(container) -> None:
+    event = EventRecord(7, "some-aggregate", 1, "User.Registered", datetime.now(UTC), {"uid": 1})
+    with container.db.transaction() as tx:
+        projection = UsersProjection(catalog.lock_live(tx, "users"))
+        dead_letters.park(tx, projection, event, status=dead_letters.PARKED, error="boom")
+
+
+def test_status_shows_each_projections_generation_watermark_lag_and_dead_letters(container, cli):
+    save_users(container.store, 10001, 10002)
+    project(container)
+    save_users(container.store, 10003, 10004, 10005)  # stored, not projected yet
+    park_one(container)
+
+    lines = cli("projections", "status").splitlines()
+
+    assert "event store at position 5" in lines[0]
+    row = next(line for line in lines if "users" in line)
+    cells = [cell.strip() for cell in row.strip("│ ").split("│")]
+    assert cells[:4] == ["users", "1", "2", "3"]  # name, generation, watermark, lag in events
+    assert float(cells[4]) >= 0.0  # lag in seconds: the age of the oldest unapplied event
+    assert cells[5] == "1"  # one open dead letter
+    assert lines[-1] == "relay position: -"
+
+
+def test_the_lag_in_seconds_is_the_age_of_the_oldest_unapplied_event(container):
+    save_users(container.store, 10001)
+    status = pipeline_status(container.store, container.db, container.projections, relay=False)
+    (users,) = status.projections
+    assert (users.watermark, users.lag_events) == (0, 1)
+    assert 0.0 <= users.lag_seconds < 60.0
+
+    project(container)
+    status = pipeline_status(container.store, container.db, container.projections, relay=False)
+    assert (status.projections[0].lag_events, status.projections[0].lag_seconds) == (0, 0.0)
+
+
+def test_the_relay_position_shows_only_on_kafka(container):
+    with container.db.transaction() as tx:
+        tx.execute(
+            "INSERT INTO relay_position (feed, topic, position, end_offset) VALUES (?, ?, ?, ?)",
+            (0, "upare.events", 42, 40),
+        )
+    on_kafka = pipeline_status(container.store, container.db, container.projections, relay=True)
+    embedded = pipeline_status(container.store, container.db, container.projections, relay=False)
+    assert (on_kafka.relay_position, embedded.relay_position) == (42, None)
+
+
+def test_the_rebuild_command_switches_to_the_next_generation_and_says_so(container, cli):
+    save_users(container.store, 10001, 10002)
+    project(container)
+
+    output = cli("projections", "rebuild", "users")
+
+    assert "users: generation 2 is live at position 2 (2 events" in output
+    assert container.db.fetchall("SELECT uid FROM users_profiles ORDER BY uid") == [
+        (10001,),
+        (10002,),
+    ]
+
+
+def test_the_rebuild_command_refuses_an_unknown_projection(container):
+    env = {"UPARE_DATA_DIR": str(container.settings.data_dir)}
+    env["UPARE_DATABASE_URL"] = container.settings.database_url
+    result = CliRunner().invoke(app, ["projections", "rebuild", "nope"], env=env)
+    assert result.exit_code == 2
+    assert "no projection 'nope' (known: users)" in result.output
