@@ -31,4 +31,4 @@ test: install services-up lint
 	$(BIN)/python -m pytest
 
 bench: install services-up
-	set -e; for bench in bench/bench_*.py; do $(BIN)/python $$bench; done
+	set -e; for bench in bench/bench_*.py; do UPARE_KAFKA_BOOTSTRAP=127.0.0.1:9092 $(BIN)/python $$bench; done

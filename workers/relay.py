@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from functools import partial
 from typing import Any
 
@@ -22,11 +21,10 @@ from kafka.errors import KafkaError
 from commands.store import EventStore
 from projections.database import ReadDB
 from workers import kafka
+from workers.store_waker import StoreWaker
 
 log = logging.getLogger(__name__)
 PAGE = 1000
-IDLE_POLL_SECONDS = 0.02  # SQLite has no NOTIFY: look again this often when idle
-LISTEN_SECONDS = 0.25  # PostgreSQL: longest wait for a NOTIFY before looking at `stop` again
 FLUSH_SECONDS = 60.0  # a page not acknowledged by then is sent again by a new producer
 
 
@@ -52,7 +50,7 @@ class Relay:
         log.info("relaying from position %d to %s", self.position, self.config.topic)
         producer = None
         try:
-            with _Waker(self.store) as wake:
+            with StoreWaker(self.store) as wake:
                 while not stop.is_set():
                     try:
                         if producer is None:
@@ -124,54 +122,3 @@ class Relay:
                 for feed, end in sorted(self.end_offsets.items())
             ],
         )
-
-
-class _Waker(AbstractContextManager[Any]):
-    """Wait for new events: LISTEN/NOTIFY on PostgreSQL, a short poll on SQLite."""
-
-    def __init__(self, store: EventStore) -> None:
-        self.recorder: Any = store.recorder
-        self.channel: str | None = getattr(self.recorder, "channel_name", None)
-        self.listening: Any = None
-        self.holder: Any = None
-
-    def __enter__(self) -> _Waker:
-        if self.channel is not None:  # before the first read, so no NOTIFY falls in between
-            self._listen()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._close()
-
-    def __call__(self, stop: threading.Event) -> None:
-        if self.channel is None:
-            stop.wait(IDLE_POLL_SECONDS)
-            return
-        import psycopg
-
-        try:
-            if self.listening is None:
-                self._listen()
-            for _ in self.listening.notifies(timeout=LISTEN_SECONDS, stop_after=1):
-                pass
-        except psycopg.Error as ex:
-            log.warning("LISTEN failed, will listen again: %r", ex)
-            self._close()
-            stop.wait(IDLE_POLL_SECONDS)
-
-    def _listen(self) -> None:
-        from psycopg import sql
-
-        self.holder = self.recorder.datastore.get_connection()
-        self.listening = self.holder.__enter__()
-        self.listening.execute(sql.SQL("LISTEN {}").format(sql.Identifier(str(self.channel))))
-
-    def _close(self) -> None:
-        listening, holder, self.listening, self.holder = self.listening, self.holder, None, None
-        if holder is None:
-            return
-        try:
-            if not listening.closed:
-                listening.execute("UNLISTEN *")
-        finally:
-            holder.__exit__(None, None, None)

@@ -12,10 +12,10 @@ from projections.apply import HandlerFailed, Retry, apply_batch, with_retries
 from projections.base import Projection
 from projections.database import ReadDB
 from workers.records import to_records
+from workers.store_waker import StoreWaker
 
 log = logging.getLogger(__name__)
 BATCH = 1000
-IDLE_POLL_SECONDS = 0.02
 
 
 class StoreFeed:
@@ -57,12 +57,13 @@ class StoreFeed:
             return len(notifications)
 
     def run(self, stop: threading.Event) -> None:
-        """Follow the store until `stop` is set, polling briefly when there is nothing new."""
+        """Follow the store until `stop` is set, woken by new events (see `StoreWaker`)."""
         log.info("projecting from the event store's log")
-        while not stop.is_set():
-            try:
-                if not self.run_once(stop):
-                    stop.wait(IDLE_POLL_SECONDS)
-            except HandlerFailed:
-                if not stop.is_set():
-                    raise  # stopped while retrying: the batch comes again next time
+        with StoreWaker(self.store) as wake:
+            while not stop.is_set():
+                try:
+                    if not self.run_once(stop):
+                        wake(stop)
+                except HandlerFailed:
+                    if not stop.is_set():
+                        raise  # stopped while retrying: the batch comes again next time
