@@ -31,6 +31,16 @@ class Transaction:
         self.dialect = dialect
         self._translate = dialect == "postgres"
 
+    def among(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
+        """Return a condition that `column` is one of these strings, and its parameters.
+
+        PostgreSQL takes them as one array (a short statement for any count); SQLite as a list
+        of placeholders.
+        """
+        if self.dialect == "postgres":
+            return f"{column} = ANY(?::text[])", [list(values)]
+        return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self._translate else sql
 

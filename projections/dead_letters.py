@@ -63,13 +63,13 @@ def _now() -> str:
 
 def blocked(tx: Transaction, projection: Projection, originator_ids: Iterable[str]) -> set[str]:
     """Return those of these aggregates that have a parked or waiting event."""
-    ids = sorted(set(originator_ids))
-    if not ids:
+    wanted = sorted(set(originator_ids))
+    if not wanted:
         return set()
-    marks = ", ".join("?" * len(ids))
+    among, ids = tx.among("originator_id", wanted)
     rows = tx.fetchall(
         f"SELECT DISTINCT originator_id FROM {TABLE} WHERE projection = ? AND generation = ?"
-        f" AND status IN (?, ?) AND originator_id IN ({marks})",
+        f" AND status IN (?, ?) AND {among}",
         (projection.name, projection.generation, *OPEN, *ids),
     )
     return {row[0] for row in rows}

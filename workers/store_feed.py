@@ -31,7 +31,7 @@ class StoreFeed:
         self.store = store
         self.db = db
         self.projection_classes = projection_classes
-        self.retry = retry or Retry()
+        self.retry = retry or Retry.from_env()
 
     def run_once(self, stop: threading.Event | None = None) -> int:
         """Apply the next batch of events to each projection; return how many were read."""
