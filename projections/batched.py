@@ -28,7 +28,9 @@ class Batched:
     one statement per row. Here a run of the same statement waits, and goes out as soon as
     anything else is asked (another statement, a read, or `flush()` at the end): on PostgreSQL
     a run of one-row INSERTs as one `INSERT ... SELECT * FROM unnest(<one array per column>)`
-    (several times faster than psycopg's `executemany`), anything else through `executemany`. Effects keep the order of the calls.
+    (several times faster than psycopg's `executemany`; array types follow the Python values,
+    so a column that fails to cast fails the run, which is then retried statement by
+    statement), anything else through `executemany`. Effects keep the order of the calls.
     But a row that fails makes a later call fail, not its own, and a multi-row `ON CONFLICT DO
     UPDATE` refuses to touch one row twice; so use it only where a failure is then retried
     statement by statement (a rebuild's pages).
