@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -57,28 +58,34 @@ def test_projecting_twice_changes_nothing(container):
     assert rows == [(10001, "alice")]
 
 
-def test_concurrent_registrations_of_one_username_give_exactly_one_account(container):
-    stores = [build_store(container.settings) for _ in range(6)]
-    outcomes: list[object] = []
-    start = threading.Barrier(len(stores))
+def in_parallel(container, count: int, attempt) -> list[object]:
+    """Run `attempt(store, n)` at once in `count` threads, each with its own EventStore."""
+    stores = [build_store(container.settings) for _ in range(count)]
+    start = threading.Barrier(count)
 
-    def attempt(store: EventStore, n: int) -> None:
+    def call(n: int) -> object:
         start.wait()
-        try:
-            command = RegisterUser(
-                username="Popular", password="correct horse", email=f"p{n}@example.com"
-            )
-            outcomes.append(execute(store, command).fields["uid"])
-        except UpareError as ex:
-            outcomes.append(ex.code)
+        return attempt(stores[n], n)
 
-    threads = [threading.Thread(target=attempt, args=(s, n)) for n, s in enumerate(stores)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for store in stores:
-        store.close()
+    try:
+        with ThreadPoolExecutor(count) as pool:
+            return list(pool.map(call, range(count)))
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_concurrent_registrations_of_one_username_give_exactly_one_account(container):
+    def attempt(store: EventStore, n: int) -> object:
+        command = RegisterUser(
+            username="Popular", password="correct horse", email=f"p{n}@example.com"
+        )
+        try:
+            return execute(store, command).fields["uid"]
+        except UpareError as ex:
+            return ex.code
+
+    outcomes = in_parallel(container, 6, attempt)
 
     assert sorted(outcomes, key=str) == sorted([10001] + [202002] * 5, key=str)
     project(container)
@@ -86,23 +93,20 @@ def test_concurrent_registrations_of_one_username_give_exactly_one_account(conta
 
 
 def test_concurrent_registrations_of_different_users_get_distinct_uids(container):
-    stores = [build_store(container.settings) for _ in range(4)]
-    uids: list[int] = []
+    def attempt(store: EventStore, n: int) -> list[int]:
+        return [
+            execute(
+                store,
+                RegisterUser(
+                    username=f"user{n}x{k}",
+                    password="correct horse",
+                    email=f"u{n}x{k}@example.com",
+                ),
+            ).fields["uid"]
+            for k in range(5)
+        ]
 
-    def attempt(store: EventStore, n: int) -> None:
-        for k in range(5):
-            command = RegisterUser(
-                username=f"user{n}x{k}", password="correct horse", email=f"u{n}x{k}@example.com"
-            )
-            uids.append(execute(store, command).fields["uid"])
-
-    threads = [threading.Thread(target=attempt, args=(s, n)) for n, s in enumerate(stores)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for store in stores:
-        store.close()
+    uids = [uid for batch in in_parallel(container, 4, attempt) for uid in batch]
 
     assert sorted(uids) == list(range(10001, 10021))
 
