@@ -103,6 +103,5 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 @pytest.fixture
 def container(settings: Settings) -> Iterator[Container]:
     """Return a wired container on the backend under test."""
-    wired = bootstrap(settings)
-    yield wired
-    wired.close()
+    with bootstrap(settings) as wired:
+        yield wired

@@ -26,6 +26,12 @@ class Container:
         self.store.close()
         self.db.close()
 
+    def __enter__(self) -> Container:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def build_store(settings: Settings) -> EventStore:
     """Build the event store the settings name."""

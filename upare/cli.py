@@ -50,14 +50,11 @@ def worker() -> None:
     from workers.store_feed import StoreFeed
 
     logs.configure()
-    container = bootstrap()
-    try:
+    with bootstrap() as container:
         if container.settings.kafka_bootstrap:
             cli_pipeline.kafka_worker(container, stop_on_signals())
             return
         StoreFeed(container.store, container.db, container.projections).run(stop_on_signals())
-    finally:
-        container.close()
 
 
 def share_metrics(settings: Settings) -> None:

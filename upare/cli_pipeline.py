@@ -12,9 +12,9 @@ from rich.table import Table
 
 from projections import dead_letters
 from projections.apply import Retry, retry_parked, skip_parked
-from projections.base import Projection
 from upare import logs
 from upare.bootstrap import Container, bootstrap
+from upare.cli_projections import find
 from workers.kafka import KafkaConfig
 
 dead_letters_app = typer.Typer(
@@ -76,11 +76,8 @@ def _run(*loops: Callable[[Container], Callable[[threading.Event], None]]) -> No
     from upare.cli import stop_on_signals
 
     logs.configure()
-    container = bootstrap()
-    try:
+    with bootstrap() as container:
         run_loops([make(container) for make in loops], stop_on_signals())
-    finally:
-        container.close()
 
 
 def relay() -> None:
@@ -98,12 +95,6 @@ def kafka_worker(container: Container, stop: threading.Event) -> None:
     run_loops([relay_loop(container), projector_loop(container)], stop)
 
 
-def _projection_named(container: Container, name: str) -> type[Projection]:
-    from upare.cli_projections import find
-
-    return find(container, name)
-
-
 @dead_letters_app.command("list")
 def list_command(
     projection: str = typer.Option("", help="only this projection"),
@@ -111,11 +102,8 @@ def list_command(
 ) -> None:
     """Show the parked events (and the events waiting behind them) of the live generations."""
     logs.configure("WARNING")
-    container = bootstrap()
-    try:
+    with bootstrap() as container:
         letters = dead_letters.listing(container.db, projection or None, everything)
-    finally:
-        container.close()
     table = Table(title=f"dead letters ({len(letters)})")
     for header in ("projection", "aggregate", "version", "position", "type", "status"):
         table.add_column(header)
@@ -140,17 +128,13 @@ def list_command(
 
 def _release(name: str, aggregate: str, skip: bool) -> None:
     logs.configure("WARNING")
-    container = bootstrap()
-    try:
-        cls = _projection_named(container, name)
+    with bootstrap() as container:
         release = skip_parked if skip else retry_parked
         try:
-            still_open = release(container.db, cls, aggregate)
+            still_open = release(container.db, find(container, name), aggregate)
         except LookupError as ex:
             typer.echo(str(ex), err=True)
             raise typer.Exit(1) from None
-    finally:
-        container.close()
     if still_open:
         typer.echo(f"{name} {aggregate}: still {still_open} parked or waiting (failed again)")
         raise typer.Exit(2)

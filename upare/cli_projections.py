@@ -39,8 +39,7 @@ def rebuild_command(
 ) -> None:
     """Build the next generation of a projection from the event store, then switch readers."""
     logs.configure("WARNING")
-    container = bootstrap()
-    try:
+    with bootstrap() as container:
         cls = find(container, name)
         columns = (
             TextColumn("[bold]{task.description}"),
@@ -67,20 +66,15 @@ def rebuild_command(
             f"{name}: generation {done.generation} is live at position {done.position}"
             f" ({done.events} events in {done.seconds:.1f} s, {rate:,.0f} events/s)"
         )
-    finally:
-        container.close()
 
 
 @app.command("status")
 def status_command() -> None:
     """Show each projection's generation, watermark, lag and dead letters, and the relay."""
     logs.configure("WARNING")
-    container = bootstrap()
-    try:
+    with bootstrap() as container:
         on_kafka = bool(container.settings.kafka_bootstrap)
         status = pipeline_status(container.store, container.db, container.projections, on_kafka)
-    finally:
-        container.close()
     table = Table(title=f"projections (event store at position {status.head})")
     for header in ("projection", "generation", "watermark", "lag (events)", "lag (s)"):
         table.add_column(header, justify="left" if header == "projection" else "right")

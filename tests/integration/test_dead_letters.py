@@ -150,11 +150,10 @@ def test_operators_list_retry_and_skip_parked_events_from_the_command_line(tmp_p
     monkeypatch.setenv("UPARE_DATABASE_URL", f"sqlite:///{tmp_path}/db")
     monkeypatch.delenv("UPARE_KAFKA_BOOTSTRAP", raising=False)
     monkeypatch.setattr("upare.bootstrap.PROJECTIONS", [*PROJECTIONS, TallyProjection])
-    container = bootstrap()
-    first, second = counter_with(1, POISON, 2), counter_with(POISON, 5)
-    container.store.save(first, second)
-    project(container)
-    container.close()
+    with bootstrap() as container:
+        first, second = counter_with(1, POISON, 2), counter_with(POISON, 5)
+        container.store.save(first, second)
+        project(container)
     runner = CliRunner()
 
     def upare(*args: str) -> Result:

@@ -16,9 +16,9 @@ from workers.store_feed import StoreFeed
 
 @pytest.fixture
 def embedded(tmp_path: Path) -> Iterator[Container]:
-    wired = bootstrap(Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/db"))
-    yield wired
-    wired.close()
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/db")
+    with bootstrap(settings) as wired:
+        yield wired
 
 
 @pytest.fixture

@@ -69,11 +69,8 @@ def test_readyz_checks_kafka_when_it_is_configured(tmp_path: Path):
         database_url=f"sqlite:///{tmp_path}/db",
         kafka_bootstrap=f"127.0.0.1:{closed_port()}",
     )
-    container = bootstrap(settings)
-    try:
+    with bootstrap(settings) as container:
         answer = falcon.testing.TestClient(create_app(container)).simulate_get("/readyz")
-    finally:
-        container.close()
     assert (answer.status_code, answer.json["failed"]) == (503, ["kafka"])
 
 
