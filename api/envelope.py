@@ -6,7 +6,7 @@ from typing import Any
 
 import falcon
 
-from commands.store import Done
+from commands.application import Done
 from domain.errors import ERRORS, UpareError
 
 
@@ -17,7 +17,12 @@ def api_uri(req: falcon.Request) -> str:
 
 def respond(req: falcon.Request, resp: falcon.Response, answer: Done | dict[str, Any]) -> None:
     """Answer success with the endpoint's fields (and the command's position) at the top level."""
-    fields = dict(answer.fields, position=answer.position) if isinstance(answer, Done) else answer
+    if isinstance(answer, Done):
+        fields = dict(answer.fields)
+        if answer.position is not None:
+            fields["position"] = answer.position
+    else:
+        fields = answer
     resp.media = {"error_code": 0, "api_uri": api_uri(req), "message": ERRORS[0][0], **fields}
 
 

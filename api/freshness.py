@@ -17,7 +17,6 @@ import falcon
 
 from api.params import Params
 from queries.freshness import MAX_WAIT_SECONDS, wait_for
-from queries.wakeup import wakeup_for
 from upare.bootstrap import Container
 
 REMEMBER_SECONDS = 300
@@ -45,7 +44,7 @@ class ReadYourWrites:
     def __init__(self, container: Container) -> None:
         self.db = container.db
         self.cache = container.cache
-        self.wakeup = wakeup_for(container.db)
+        self.wakeup = container.db.wakeup()
 
     def remembered(self, key: str | None) -> int:
         """Return the last position this caller wrote (0 when unknown)."""

@@ -66,7 +66,7 @@ class Readyz:
 
     def __init__(self, container: Container) -> None:
         self.checks: dict[str, Callable[[], object]] = {
-            "store": container.store.recorder.max_notification_id,
+            "store": container.log.head,
             "read_db": lambda: container.db.fetchone("SELECT 1"),
             "cache": container.cache.ping,
         }

@@ -28,8 +28,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from queries.pipeline import pipeline_status
 from upare.bootstrap import Container
+from upare.status import pipeline_status
 
 log = logging.getLogger(__name__)
 LABELS = ("route", "method", "error_code")
@@ -80,7 +80,7 @@ class PipelineCollector(Collector):
         up = GaugeMetricFamily("upare_pipeline_up", "1 if the pipeline could be read")
         try:
             status = pipeline_status(
-                self.container.store,
+                self.container.log,
                 self.container.db,
                 self.container.projections,
                 relay=bool(self.container.settings.kafka_bootstrap),

@@ -7,8 +7,7 @@ import falcon
 from api.envelope import respond
 from api.params import Params
 from api.resource import MIN_POSITION, Param, Resource
-from commands.handlers import execute
-from commands.users import RegisterUser
+from commands.users import RegisterUser, free_email, free_username
 from domain.errors import UpareError
 from queries import users
 from upare.bootstrap import Container
@@ -24,7 +23,7 @@ class Register(Resource):
     )
 
     def __init__(self, container: Container) -> None:
-        self.store = container.store
+        self.bus = container.bus
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         params = Params(req)
@@ -33,38 +32,38 @@ class Register(Resource):
             password=params.text("password", required=True) or "",
             email=params.text("email", required=True) or "",
         )
-        respond(req, resp, execute(self.store, command))
+        respond(req, resp, self.bus.execute(command))
 
 
 class ValidateUniqueUsername(Resource):
     path = "/api/user/validateuniqueusername"
     summary = "Tell whether a username is free (0) or registered (202002)"
-    reads = ("users",)
-    params = (Param("username", required=True), Param("response_type"), MIN_POSITION)
+    params = (Param("username", required=True), Param("response_type"))
 
     def __init__(self, container: Container) -> None:
-        self.db = container.db
+        self.app = container.app  # the write side's claims: right the moment a register is
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         username = Params(req).text("username", required=True) or ""
-        if users.username_taken(self.db, username):
-            raise UpareError(202002, message="The username already registered")
+        try:
+            free_username(self.app, username)
+        except UpareError as ex:
+            if ex.code != 202002:
+                raise
+            raise UpareError(202002, message="The username already registered") from None
         respond(req, resp, {})
 
 
 class ValidateUniqueEmail(Resource):
     path = "/api/user/validateuniqueemail"
     summary = "Tell whether an email is free (0) or registered (202003)"
-    reads = ("users",)
-    params = (Param("email", required=True), MIN_POSITION)
+    params = (Param("email", required=True),)
 
     def __init__(self, container: Container) -> None:
-        self.db = container.db
+        self.app = container.app  # the write side's claims, as for usernames
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        email = Params(req).text("email", required=True) or ""
-        if users.email_taken(self.db, email):
-            raise UpareError(202003)
+        free_email(self.app, Params(req).text("email", required=True) or "")
         respond(req, resp, {})
 
 

@@ -35,7 +35,7 @@ from eventsourcing.utils import Environment, get_topic
 from fresh import fresh_container, pick_backend
 from psycopg.sql import SQL, Identifier
 
-from commands.store import EventStore
+from commands.application import WriteApplication
 from domain.passwords import hash_password
 from domain.users import User
 from projections.rebuild import rebuild
@@ -116,7 +116,7 @@ def store_users(container: Container, count: int) -> None:
     """Store `count` User.Registered events, 1,000 aggregates a transaction."""
     password_hash = hash_password("correct horse battery")
     for start in range(10001, 10001 + count, 1000):
-        container.store.save(
+        container.app.save(
             *[
                 User(uid=uid, username=f"u{uid}", email=f"u{uid}@x.io", password_hash=password_hash)
                 for uid in range(start, min(start + 1000, 10001 + count))
@@ -129,7 +129,7 @@ def baseline_postgres(container: Container, last: int, limit: float) -> tuple[in
     env = postgres_env(container.settings.database_url)
     started = time.perf_counter()
     with ProjectionRunner(
-        application_class=EventStore,
+        application_class=WriteApplication,
         projection_class=ProfilesProjection,
         view_class=PostgresProfilesView,
         env=env,
@@ -153,7 +153,7 @@ def baseline_sqlite(container: Container, last: int, limit: float) -> tuple[int,
         env=Environment(ProfilesProjection.name, env)
     ).tracking_recorder(SqliteProfilesView)
     projection = ProfilesProjection(view=view)
-    store, done = container.store, 0
+    store, done = container.app, 0
     while done < last and time.perf_counter() - started < limit:
         page = store.recorder.select_notifications(
             done, 500, topics=ProfilesProjection.topics, inclusive_of_start=False
@@ -176,12 +176,12 @@ def main() -> None:
     with fresh_container(backend) as container:
         began = time.perf_counter()
         store_users(container, args.events)
-        last = container.store.recorder.max_notification_id()
+        last = container.log.head()
         print(f"# {backend}: {last} events stored in {time.perf_counter() - began:.1f} s")
 
         rates = []
         for _ in range(args.repeat):  # each run builds the next generation and switches to it
-            done = rebuild(container.store, container.db, UsersProjection)
+            done = rebuild(container.log, container.db, UsersProjection)
             assert done.events == last, (done.events, last)
             rates.append(done.events / done.seconds)
             print(f"# rebuild to generation {done.generation}: {done.seconds:.2f} s")

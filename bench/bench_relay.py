@@ -23,8 +23,9 @@ import time
 import uuid
 from pathlib import Path
 
-from commands.store import EventStore
+from commands.application import WriteApplication
 from domain.users import User
+from projections.events import EventLog
 from upare.bootstrap import bootstrap
 from upare.settings import Settings
 from workers import kafka
@@ -33,7 +34,7 @@ from workers.relay import Relay
 BOOTSTRAP = os.environ.get("UPARE_KAFKA_BOOTSTRAP") or "127.0.0.1:9092"
 
 
-def fill(store: EventStore, events: int) -> None:
+def fill(store: WriteApplication, events: int) -> None:
     """Store `events` registrations, 500 a transaction (fake password hashes: no argon2)."""
     for start in range(0, events, 500):
         users = [
@@ -49,12 +50,12 @@ def fresh_config() -> kafka.KafkaConfig:
     return config
 
 
-def time_relay(folder: Path, store: EventStore) -> float:
+def time_relay(folder: Path, log: EventLog) -> float:
     """Return the seconds the relay takes to publish the whole log (with a fresh position)."""
     config = fresh_config()
     settings = Settings(data_dir=folder, database_url=f"sqlite:///{folder}/{config.topic}")
     container = bootstrap(settings)
-    relay = Relay(store, container.db, config)
+    relay = Relay(log, container.db, config)
     relay.start(config.partitions)
     producer = kafka.producer(config)
     try:
@@ -87,15 +88,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         source = bootstrap(Settings(data_dir=folder, database_url=f"sqlite:///{folder}/store"))
-        store = source.store
-        fill(store, events)
-        notifications = store.recorder.select_notifications(0, events + 1)
-        envelopes = [
-            kafka.encode(n, kafka.plain_state(store.mapper, n.state)) for n in notifications
-        ]
+        fill(source.app, events)
+        notifications = source.log.notifications(0, events + 1)
+        envelopes = [kafka.encode(n, source.log.plain_state(n)) for n in notifications]
         relay_times, baseline_times = [], []
         for _ in range(repeat):
-            relay_times.append(time_relay(folder, store))
+            relay_times.append(time_relay(folder, source.log))
             baseline_times.append(time_baseline(envelopes))
         source.close()
     value = events / statistics.median(relay_times)

@@ -30,10 +30,10 @@ from contextlib import contextmanager
 
 from fresh import fresh_container, pick_backend
 
-from commands.handlers import execute
 from commands.users import RegisterUser
-from queries.freshness import wait_for, watermark
-from queries.wakeup import Listen, wakeup_for
+from projections.wakeup import Listen
+from projections.watermark import watermark
+from queries.freshness import wait_for
 from upare.bootstrap import Container
 from workers.store_feed import StoreFeed
 
@@ -59,7 +59,7 @@ def poll_like_eventsourcing(container: Container) -> Wait:
 @contextmanager
 def waiting_like_queries(container: Container) -> Iterator[Wait]:
     """Yield the wait the API's queries use; stop its listener after."""
-    wakeup = wakeup_for(container.db)
+    wakeup = container.db.wakeup()
     try:
         yield lambda position: wait_for(container.db, ["users"], position, wakeup=wakeup)
     finally:
@@ -73,8 +73,7 @@ def latencies(container: Container, waits: dict[str, Wait], samples: int) -> dic
     for n in range(samples):
         for name, wait in waits.items():
             user = f"{name}-user{n}"
-            done = execute(
-                container.store,
+            done = container.bus.execute(
                 RegisterUser(username=user, password=PASSWORD, email=f"{user}@x.io"),
             )
             started = time.perf_counter()
@@ -114,7 +113,7 @@ def running(*loops: Callable[[threading.Event], None]) -> Iterator[None]:
 
 def bench_store(backend: str, samples: int) -> list[float]:
     with fresh_container(backend) as container:
-        feed = StoreFeed(container.store, container.db, container.projections)
+        feed = StoreFeed(container.log, container.db, container.projections)
         with running(feed.run), waiting_like_queries(container) as wait:
             waits = {"q": wait, "b": poll_like_eventsourcing(container)}
             latencies(container, {"warm-up": wait}, 3)  # the listener connects

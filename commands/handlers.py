@@ -1,18 +1,69 @@
-"""The one table from command to handler, and the call that runs a command."""
+"""The one table from command to handler, and the bus that runs commands with their
+dependencies bound (as cosmicpython's bootstrap does).
+
+A handler is a function `handler(command, *, name: Dependency, ...)`: its keyword-only
+parameters name what it needs from the composition root (`app`, `uids`, `cache`, `clock`,
+`settings`, ...), and the bus passes exactly those. A version conflict (two writers saved the
+same aggregate version, or claimed the same unique value) reloads and runs the command again,
+a bounded number of times, in one place for every command.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from commands.store import Done, EventStore
-from commands.users import RegisterUser, register_user
+from eventsourcing.persistence import IntegrityError
 
-HANDLERS: dict[type, Callable[[EventStore, Any], Done]] = {
+from commands.application import Done
+from commands.users import RegisterUser, register_user
+from domain.errors import UpareError
+
+log = logging.getLogger(__name__)
+HANDLERS: dict[type, Callable[..., Done]] = {
     RegisterUser: register_user,
 }
+ATTEMPTS = 30  # runs of a command that keeps meeting concurrent writers before it gives up
+# the code a command answers when it never got past its conflicts (else: 100001)
+GAVE_UP: dict[type, int] = {RegisterUser: 202202}
 
 
-def execute(store: EventStore, command: object) -> Done:
-    """Run a command through its handler."""
-    return HANDLERS[type(command)](store, command)
+def bind(handler: Callable[..., Done], dependencies: Mapping[str, Any]) -> Callable[[Any], Done]:
+    """Return the handler with the dependencies it names bound (a missing one fails now)."""
+    wanted = [
+        name
+        for name, parameter in inspect.signature(handler).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    missing = [name for name in wanted if name not in dependencies]
+    if missing:
+        raise TypeError(f"{handler.__name__} needs {missing}, which the bus was not given")
+    bound = {name: dependencies[name] for name in wanted}
+    return lambda command: handler(command, **bound)
+
+
+class Bus:
+    """Run commands through their bound handlers, retrying version conflicts."""
+
+    def __init__(self, dependencies: Mapping[str, Any]) -> None:
+        self.handlers = {kind: bind(handler, dependencies) for kind, handler in HANDLERS.items()}
+
+    def execute(self, command: object) -> Done:
+        """Run a command; on a version conflict load again and rerun it, a few times at most."""
+        handler = self.handlers[type(command)]
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return handler(command)
+            except IntegrityError as ex:
+                log.info(
+                    "%s met a concurrent write (attempt %d): %r",
+                    type(command).__name__,
+                    attempt,
+                    ex,
+                )
+                time.sleep(random.uniform(0, 0.002 * attempt))  # noqa: S311 (jitter, not secrets)
+        raise UpareError(GAVE_UP.get(type(command), 100001))

@@ -51,11 +51,17 @@ def check_email(email: str) -> str:
 class User(Aggregate):
     """A registered account."""
 
+    class Registered(Aggregate.Created):
+        uid: int
+        username: str
+        email: str
+        password_hash: str
+
     @staticmethod
     def create_id(uid: int, **_: object) -> UUID:
         return user_id(uid)
 
-    @event("Registered")
+    @event(Registered)
     def __init__(self, *, uid: int, username: str, email: str, password_hash: str) -> None:
         self.uid = uid
         self.username = username
@@ -71,11 +77,16 @@ class Index(Aggregate):
     the event store's own uniqueness constraint, in the same transaction as the claimant.
     """
 
+    class Claimed(Aggregate.Created):
+        kind: str
+        value: str
+        owner: UUID
+
     @staticmethod
     def create_id(kind: str, value: str, **_: object) -> UUID:
         return index_id(kind, value)
 
-    @event("Claimed")
+    @event(Claimed)
     def __init__(self, *, kind: str, value: str, owner: UUID) -> None:
         self.kind = kind
         self.owner = owner

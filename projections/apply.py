@@ -9,15 +9,16 @@ batch applied, except the later events of a parked event's aggregate, which wait
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from projections import catalog, dead_letters
-from projections.base import EventRecord, Projection
+from projections.base import Projection
 from projections.database import ReadDB, Transaction
+from projections.events import EventRecord
+from upare.outages import is_outage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,16 +42,6 @@ class Retry:
 
     attempts: int = 3
     backoff: float = 0.05  # seconds before the first retry, doubled before each next one
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Retry:
-        """Read `UPARE_PROJECTION_RETRIES` and `UPARE_PROJECTION_BACKOFF_MS`."""
-        env = os.environ if environ is None else environ
-        backoff_ms = env.get("UPARE_PROJECTION_BACKOFF_MS")
-        return cls(
-            attempts=int(env.get("UPARE_PROJECTION_RETRIES") or cls.attempts),
-            backoff=int(backoff_ms) / 1000 if backoff_ms else cls.backoff,
-        )
 
 
 def with_retries(
@@ -91,27 +82,15 @@ def tracked_versions(
 
 TRACK = (
     "INSERT INTO projection_tracking (projection, generation, originator_id, version)"
-    " {rows} ON CONFLICT (projection, generation, originator_id)"
+    " VALUES (?, ?, ?, ?) ON CONFLICT (projection, generation, originator_id)"
     " DO UPDATE SET version = excluded.version"
 )
 
 
 def track(tx: Transaction, projection: Projection, versions: Mapping[str, int]) -> None:
-    """Record the last applied version of these aggregates.
-
-    On PostgreSQL the rows go as two arrays in one short statement (a thousand rows of
-    placeholders cost more to build and parse than to write); SQLite takes `executemany`.
-    """
-    if tx.dialect == "postgres":
-        tx.execute(
-            TRACK.format(rows="SELECT ?, ?, * FROM unnest(?::text[], ?::integer[])"),
-            (projection.name, projection.generation, list(versions), list(versions.values())),
-        )
-        return
-    tx.executemany(
-        TRACK.format(rows="VALUES (?, ?, ?, ?)"),
-        [(projection.name, projection.generation, oid, v) for oid, v in versions.items()],
-    )
+    """Record the last applied version of these aggregates."""
+    rows = [(projection.name, projection.generation, oid, v) for oid, v in versions.items()]
+    tx.execute_rows(TRACK, rows)
 
 
 def apply_batch(
@@ -129,7 +108,7 @@ def apply_batch(
     then each event runs in a savepoint and a failing one is parked. Returns how many events
     were applied.
     """
-    mine = [event for event in events if event.type in projection.handlers]
+    mine = [event for event in events if projection.wants(event)]
     ids = {event.originator_id for event in mine}
     versions = tracked_versions(tx, projection, ids)
     stuck = dead_letters.blocked(tx, projection, ids)
@@ -146,6 +125,8 @@ def apply_batch(
             try:
                 projection.apply(tx, event)
             except Exception as ex:
+                if is_outage(ex):
+                    raise  # not the event's fault: the feed waits and tries it again
                 raise HandlerFailed(projection, event, ex) from ex
         elif not _apply_in_savepoint(tx, projection, event, careful):
             stuck.add(oid)
@@ -164,6 +145,8 @@ def _apply_in_savepoint(
     try:
         projection.apply(tx, event)
     except Exception as ex:
+        if is_outage(ex):
+            raise
         tx.execute("ROLLBACK TO SAVEPOINT upare_apply")
         tx.execute("RELEASE SAVEPOINT upare_apply")
         log.error("parking %s", HandlerFailed(projection, event, ex))

@@ -1,45 +1,39 @@
-"""What every projection is: the events it handles, its tables, its generation."""
+"""What every projection is: its version, the event classes it handles, its tables."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, ClassVar
 
+from eventsourcing.domain import DomainEvent
+from eventsourcing.utils import resolve_topic
+
 from projections.database import Transaction
-
-
-@dataclass(frozen=True)
-class EventRecord:
-    """One stored event as the read side sees it, whichever feed brought it."""
-
-    position: int
-    originator_id: str
-    version: int
-    type: str  # the event class's qualified name, e.g. "User.Registered"
-    timestamp: datetime
-    data: dict[str, Any]
-
+from projections.events import EventRecord
 
 Handler = Callable[[Any, Transaction, EventRecord], None]
 
 
-def handles(event_type: str) -> Callable[[Handler], Handler]:
-    """Mark a projection method as the handler of one event type."""
+def handles(event_class: type[DomainEvent]) -> Callable[[Handler], Handler]:
+    """Mark a projection method as the handler of one event class (and of its subclasses)."""
+    if not (isinstance(event_class, type) and issubclass(event_class, DomainEvent)):
+        raise TypeError(f"@handles takes a domain event class, not {event_class!r}")
 
     def mark(method: Handler) -> Handler:
-        method.handles = event_type  # type: ignore[attr-defined]
+        method.handles = event_class  # type: ignore[attr-defined]
         return method
 
     return mark
 
 
 class Projection:
-    """One read model: its tables (prefixed with its name) and one handler per event type.
+    """One read model: its tables (prefixed with its name) and one handler per event class.
 
     A projection is built in generations: generation N writes `<name>_g<N>_<table>`, and
-    readers read the views `<name>_<table>`, which point at the live generation.
+    readers read the views `<name>_<table>`, which point at the live generation. `version`
+    says what its handlers and tables are: a projection new to a deployment, or whose version
+    changed, is built from the event store before it counts as caught up
+    (`projections.lifecycle`).
 
     `replay` is True while a rebuild replays events the live generation has already handled.
     A projection with side effects (`has_side_effects = True`: mails, pushes) must check it in
@@ -47,22 +41,44 @@ class Projection:
     """
 
     name: ClassVar[str]
+    version: ClassVar[int] = 1
     tables: ClassVar[dict[str, str]]  # table: column definitions
     indexes: ClassVar[dict[str, list[str]]] = {}  # table: indexed column lists
-    handlers: ClassVar[dict[str, Handler]]
+    handlers: ClassVar[dict[type, Handler]]  # event class: handler
     has_side_effects: ClassVar[bool] = False
+    _by_topic: ClassVar[dict[str, type | None]]  # event topic: the class whose handler runs
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.handlers = {
-            method.handles: method
-            for method in vars(cls).values()
-            if callable(method) and hasattr(method, "handles")
-        }
+        cls.handlers = {}
+        for klass in reversed(cls.__mro__):  # a subclass inherits, and may override, handlers
+            for method in vars(klass).values():
+                if callable(method) and hasattr(method, "handles"):
+                    cls.handlers[method.handles] = method
+        cls._by_topic = {}
 
     def __init__(self, generation: int = 1, *, replay: bool = False) -> None:
         self.generation = generation
         self.replay = replay
+
+    @classmethod
+    def handler(cls, topic: str) -> Handler | None:
+        """Return the handler of an event of this topic: its class's, or its nearest base's."""
+        if topic not in cls._by_topic:
+            try:
+                event_class = resolve_topic(topic)
+            except Exception:  # an event class this code no longer has: nothing to handle
+                event_class = object
+            cls._by_topic[topic] = next(
+                (base for base in event_class.__mro__ if base in cls.handlers), None
+            )
+        handled = cls._by_topic[topic]
+        return None if handled is None else cls.handlers[handled]
+
+    @classmethod
+    def wants(cls, event: EventRecord) -> bool:
+        """Tell whether this projection handles the event."""
+        return cls.handler(event.topic) is not None
 
     def table(self, table: str) -> str:
         """Return the physical name of one of this generation's tables."""
@@ -75,4 +91,6 @@ class Projection:
 
     def apply(self, tx: Transaction, event: EventRecord) -> None:
         """Change this projection's tables for one event it handles."""
-        self.handlers[event.type](self, tx, event)
+        handler = self.handler(event.topic)
+        assert handler is not None, f"{self.name} does not handle {event.topic}"
+        handler(self, tx, event)

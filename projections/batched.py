@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from projections.database import Row, Transaction
-
-# INSERT INTO t (a, b) VALUES (?, ?) [ON CONFLICT ...]: one row of plain placeholders
-ONE_ROW_INSERT = re.compile(r"(INSERT INTO .+? VALUES\s*)(\([?,\s]+\))(.*)", re.I | re.S)
-
-
-ARRAY_TYPES = {bool: "boolean[]", int: "bigint[]", float: "double precision[]"}
-
-
-def _array_type(column: list[Any]) -> str:
-    """Return the PostgreSQL array type for a column of Python values (text by default)."""
-    sample = next((value for value in column if value is not None), "")
-    return ARRAY_TYPES.get(type(sample), "text[]")
 
 
 class Batched:
@@ -38,28 +25,14 @@ class Batched:
 
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
-        self.dialect = tx.dialect
         self._sql = ""
         self._rows: list[Sequence[Any]] = []
 
     def flush(self) -> None:
         """Send the pending run of statements."""
         if self._rows:
-            self._send(self._sql, self._rows)
+            self._tx.execute_rows(self._sql, self._rows)
         self._sql, self._rows = "", []
-
-    def _send(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        insert = ONE_ROW_INSERT.fullmatch(sql) if self.dialect == "postgres" else None
-        if insert is None or len(rows) < 2:
-            self._tx.executemany(sql, rows)
-            return
-        head, _values, tail = insert.groups()
-        # The rows go as one array per column: a short statement whatever the row count
-        # (thousands of placeholders cost psycopg more to parse than the server to insert).
-        columns = [list(column) for column in zip(*rows, strict=True)]
-        marks = ", ".join(f"?::{_array_type(column)}" for column in columns)
-        select = head.rstrip()[: -len("VALUES")] + f"SELECT * FROM unnest({marks})"
-        self._tx.execute(select + tail, columns)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         if not params:
@@ -73,7 +46,7 @@ class Batched:
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self.flush()
-        self._send(sql, list(rows))
+        self._tx.execute_rows(sql, list(rows))
 
     def among(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
         return self._tx.among(column, values)

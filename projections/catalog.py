@@ -7,7 +7,9 @@ from projections.base import Projection
 from projections.database import ReadDB, Transaction
 
 META_TABLES = {
-    "projection_state": "name TEXT PRIMARY KEY, generation INTEGER NOT NULL",
+    # the live generation of each projection, and the version it was built with (NULL: its
+    # history is not applied yet, see projections.lifecycle)
+    "projection_state": "name TEXT PRIMARY KEY, generation INTEGER NOT NULL, version INTEGER",
     "projection_tracking": (
         "projection TEXT NOT NULL, generation INTEGER NOT NULL, originator_id TEXT NOT NULL,"
         " version INTEGER NOT NULL, PRIMARY KEY (projection, generation, originator_id)"
@@ -58,17 +60,23 @@ def drop_generation(tx: Transaction, projection: Projection) -> None:
         )
 
 
-def point_views(tx: Transaction, projection: Projection) -> None:
-    """Make the readers' views show this generation and record it as live."""
+def point_views(tx: Transaction, projection: Projection, built: bool = True) -> None:
+    """Make the readers' views show this generation and record it as live.
+
+    `built` tells that the generation holds the store's history (a rebuild's switch), so it
+    carries its projection's version; a first generation made beside a non-empty store does
+    not, until it is built.
+    """
     for table in projection.tables:
         tx.execute(f"DROP VIEW IF EXISTS {projection.view(table)}")
         tx.execute(
             f"CREATE VIEW {projection.view(table)} AS SELECT * FROM {projection.table(table)}"
         )
     tx.execute(
-        "INSERT INTO projection_state (name, generation) VALUES (?, ?)"
-        " ON CONFLICT (name) DO UPDATE SET generation = excluded.generation",
-        (projection.name, projection.generation),
+        "INSERT INTO projection_state (name, generation, version) VALUES (?, ?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET generation = excluded.generation,"
+        " version = excluded.version",
+        (projection.name, projection.generation, projection.version if built else None),
     )
 
 
@@ -85,25 +93,36 @@ def lock_live(tx: Transaction, name: str) -> int:
     here, so a switch of generations never interleaves with a batch. SQLite's BEGIN IMMEDIATE
     already serialises writers; PostgreSQL locks the projection's state row.
     """
-    suffix = " FOR UPDATE" if tx.dialect == "postgres" else ""
-    row = tx.fetchone(f"SELECT generation FROM projection_state WHERE name = ?{suffix}", (name,))
+    row = tx.fetchone(
+        f"SELECT generation FROM projection_state WHERE name = ?{tx.for_update}", (name,)
+    )
     if row is None:
         raise LookupError(f"projection {name!r} is not installed (run `upare db init`)")
     return int(row[0])
 
 
-def install(db: ReadDB, projection_classes: list[type[Projection]]) -> None:
-    """Create the bookkeeping tables and a first live generation of every projection."""
+def install(db: ReadDB, projection_classes: list[type[Projection]], head: int) -> None:
+    """Create the bookkeeping tables and a first live generation of every new projection.
+
+    `head` is the event store's last position: beside an empty store a new generation is
+    complete at once; beside a store with history it waits to be built (its version stays
+    unset, see `projections.lifecycle`).
+    """
     with db.transaction() as tx:
-        if db.dialect == "postgres":  # processes starting together must not race on DDL
-            tx.execute("SELECT pg_advisory_xact_lock(?)", (INSTALL_LOCK,))
+        tx.lock_exclusive(INSTALL_LOCK)  # processes starting together must not race on DDL
         for table, columns in META_TABLES.items():
             tx.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
         for cls in projection_classes:
             if live_generation(tx, cls.name) is None:
                 projection = cls(1)
                 create_tables(tx, projection)
-                point_views(tx, projection)
+                point_views(tx, projection, built=head == 0)
+
+
+def built_version(tx: Transaction, name: str) -> int | None:
+    """Return the version the live generation was built with (None: not built yet)."""
+    row = tx.fetchone("SELECT version FROM projection_state WHERE name = ?", (name,))
+    return None if row is None or row[0] is None else int(row[0])
 
 
 def position(tx: Transaction, projection: Projection, feed: int = STORE_FEED) -> int:
@@ -134,5 +153,4 @@ def notify_progress(tx: Transaction) -> None:
     Every feed calls it after `set_position`. PostgreSQL delivers the NOTIFY at commit (and
     never for a rolled-back transaction); on SQLite waiters poll, so it does nothing.
     """
-    if tx.dialect == "postgres":
-        tx.execute(f"NOTIFY {PROGRESS_CHANNEL}")
+    tx.notify(PROGRESS_CHANNEL)

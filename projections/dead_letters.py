@@ -18,13 +18,14 @@ from datetime import UTC, datetime
 
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
 
-from projections.base import EventRecord, Projection
+from projections.base import Projection
 from projections.database import ReadDB, Transaction
+from projections.events import EventRecord
 
 TABLE = "projection_dead_letters"
 COLUMNS = (
     "projection TEXT NOT NULL, generation INTEGER NOT NULL, originator_id TEXT NOT NULL,"
-    " version INTEGER NOT NULL, position BIGINT NOT NULL, type TEXT NOT NULL,"
+    " version INTEGER NOT NULL, position BIGINT NOT NULL, topic TEXT NOT NULL,"
     " event_time TEXT NOT NULL, payload TEXT NOT NULL, status TEXT NOT NULL,"
     " error TEXT NOT NULL, first_failed_at TEXT NOT NULL, last_failed_at TEXT NOT NULL,"
     " attempts INTEGER NOT NULL, PRIMARY KEY (projection, generation, originator_id, version)"
@@ -87,7 +88,7 @@ def park(
     """Park one event (a redelivered copy of an event parked already changes nothing)."""
     now = _now()
     tx.execute(
-        f"INSERT INTO {TABLE} (projection, generation, originator_id, version, position, type,"
+        f"INSERT INTO {TABLE} (projection, generation, originator_id, version, position, topic,"
         " event_time, payload, status, error, first_failed_at, last_failed_at, attempts)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (projection, generation, originator_id, version) DO UPDATE"
@@ -101,7 +102,7 @@ def park(
             event.originator_id,
             event.version,
             event.position,
-            event.type,
+            event.topic,
             event.timestamp.isoformat(),
             CODEC.encode(event.data).decode(),
             status,
@@ -175,7 +176,7 @@ def listing(db: ReadDB, name: str | None = None, everything: bool = False) -> li
 
 def _select(tx: Transaction, where: str, params: Iterable[object]) -> list[DeadLetter]:
     rows = tx.fetchall(
-        "SELECT projection, generation, originator_id, version, position, type, event_time,"
+        "SELECT projection, generation, originator_id, version, position, topic, event_time,"
         f" payload, status, error, first_failed_at, last_failed_at, attempts FROM {TABLE} d"
         f" WHERE {where}",
         tuple(params),
@@ -188,7 +189,7 @@ def _select(tx: Transaction, where: str, params: Iterable[object]) -> list[DeadL
                 position=int(row[4]),
                 originator_id=row[2],
                 version=int(row[3]),
-                type=row[5],
+                topic=row[5],
                 timestamp=datetime.fromisoformat(row[6]),
                 data=CODEC.decode(row[7].encode()),
             ),

@@ -10,34 +10,30 @@ see either the old generation or the new one, never a mix.
 Side effects: the rebuild replays with `projection.replay = True`. A projection with side
 effects never replays past the live generation's watermark; the events after it, which the
 live generation may not have handled yet, are applied by the switch with `replay = False`, so
-their side effects run, as the live generation would have run them.
+their side effects run, as the live generation would have run them. A projection that was
+never built (new to the deployment) has no live generation to honour: the history stored
+when its build starts is replayed without side effects, and only what comes after has them.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from eventsourcing.persistence import Notification
-
-from commands.store import EventStore
 from projections import catalog
 from projections.apply import Retry, apply_batch, with_retries
 from projections.base import Projection
 from projections.batched import Batched
 from projections.database import ReadDB, Transaction
-from queries.freshness import watermark
-from workers.records import to_records
+from projections.events import EventLog, EventRecord
+from projections.watermark import watermark
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 PAGE = 1000  # events read from the store at once and applied in one transaction
-REBUILD_LOCK = 7261002  # PostgreSQL advisory lock class; the key is the projection's name
 
 PATIENT = threading.Event()  # never set: retries back off instead of giving up at once
 Report = Callable[[int, int], None]  # (position reached, the store's last position)
@@ -45,6 +41,10 @@ Report = Callable[[int, int], None]  # (position reached, the store's last posit
 
 class RebuildError(RuntimeError):
     """A rebuild that could not start or could not switch."""
+
+
+class Busy(RebuildError):
+    """Another rebuild of the same projection is running."""
 
 
 @dataclass(frozen=True)
@@ -59,19 +59,28 @@ class Rebuilt:
 
 
 def rebuild(
-    store: EventStore, db: ReadDB, cls: type[Projection], report: Report | None = None
+    log: EventLog,
+    db: ReadDB,
+    cls: type[Projection],
+    report: Report | None = None,
+    retry: Retry | None = None,
 ) -> Rebuilt:
     """Build the next generation of a projection from the event store and make it live."""
     started = time.monotonic()
-    with _exclusive(db, cls.name):
+    with db.exclusive(f"rebuild-{cls.name}") as free:
+        if not free:
+            raise Busy(f"a rebuild of {cls.name!r} is running already")
         with db.transaction() as tx:
             live = catalog.live_generation(tx, cls.name)
             if live is None:
                 raise RebuildError(f"projection {cls.name!r} is not installed (`upare db init`)")
+            built = catalog.built_version(tx, cls.name) is not None
             projection = cls(live + 1, replay=True)
             catalog.drop_generation(tx, projection)  # what an interrupted rebuild left behind
             catalog.create_tables(tx, projection)
-        copier = _Copier(store, db, projection, report)
+        copier = _Copier(log, db, projection, report, retry or Retry())
+        if not built:  # nothing live to honour: today's history is replayed without effects
+            copier.handled = log.head()
         copier.catch_up()
         copier.switch(cls(live))
     seconds = time.monotonic() - started
@@ -87,30 +96,33 @@ class _Copier:
     """
 
     def __init__(
-        self, store: EventStore, db: ReadDB, projection: Projection, report: Report | None
+        self,
+        log: EventLog,
+        db: ReadDB,
+        projection: Projection,
+        report: Report | None,
+        retry: Retry,
     ) -> None:
-        self.store = store
+        self.log = log
         self.db = db
         self.projection = projection
         self.report = report
-        self.retry = Retry.from_env()
+        self.retry = retry
         self.position = 0
         self.events = 0
+        self.handled: int | None = None  # a position up to which effects ran already
 
-    def _page(self, start: int, stop: int | None = None) -> Sequence[Notification]:
-        return self.store.recorder.select_notifications(
-            start, PAGE, stop=stop, inclusive_of_start=False
-        )
+    def _page(self, start: int, stop: int | None = None) -> list[EventRecord]:
+        return self.log.read(start, PAGE, stop)
 
     def _apply(
         self,
         tx: Transaction,
-        page: Sequence[Notification],
+        records: list[EventRecord],
         applied: int | None,
         careful: int | None,
     ) -> None:
         """Apply a page; events after `applied` (if given) run with their side effects."""
-        records = to_records(page, self.store.mapper.transcoder)
         fresh = 0 if applied is None else sum(record.position > applied for record in records)
         self.projection.replay = True
         apply_batch(tx, self.projection, records[: len(records) - fresh], careful=careful)
@@ -120,24 +132,29 @@ class _Copier:
 
     def _report(self) -> None:
         if self.report is not None:
-            last = self.store.recorder.max_notification_id() or 0
-            self.report(self.position, max(last, self.position))
+            self.report(self.position, max(self.log.head(), self.position))
 
     def catch_up(self) -> None:
         """Apply what is stored, a page per transaction, until a page comes back short."""
         while True:
             bound = None
-            if self.projection.has_side_effects:  # replay only what the live generation did
-                bound = watermark(self.db, self.projection.name)
+            if self.projection.has_side_effects:  # replay only what was handled already
+                bound = self._handled()
             page = self._page(self.position, bound)
             if page:
                 with_retries(partial(self._commit, page), self.retry, PATIENT)
-                self.position, self.events = page[-1].id, self.events + len(page)
+                self.position, self.events = page[-1].position, self.events + len(page)
             self._report()
             if len(page) < PAGE:
                 return
 
-    def _commit(self, page: Sequence[Notification], careful: int | None) -> None:
+    def _handled(self) -> int:
+        """Return the position up to which the side effects ran already."""
+        if self.handled is not None:
+            return self.handled
+        return watermark(self.db, self.projection.name)
+
+    def _commit(self, page: list[EventRecord], careful: int | None) -> None:
         if careful is None:
             try:  # the fast way: each handler statement's rows sent together
                 with self.db.transaction() as tx:
@@ -146,7 +163,7 @@ class _Copier:
                     batched.flush()
                 return
             except Exception as ex:  # a row failed somewhere: again, one statement at a time
-                log.warning("a batched page failed (%r); applying it statement by statement", ex)
+                logger.warning("a batched page failed (%r); applying it statement by statement", ex)
         with self.db.transaction() as tx:
             self._apply(tx, page, None, careful)
 
@@ -154,7 +171,7 @@ class _Copier:
         """In one transaction: apply the rest, make the new generation live, drop the old."""
         # Read before the lock: the live generation may pass it meanwhile, and a few side
         # effects then run twice (they are idempotent per event); none is ever lost.
-        applied = watermark(self.db, old.name) if self.projection.has_side_effects else None
+        applied = self._handled() if self.projection.has_side_effects else None
         self.position, self.events = with_retries(
             lambda careful: self._switch(old, applied, careful), self.retry, PATIENT
         )
@@ -168,38 +185,12 @@ class _Copier:
             # Events stored from now on are the live feeds' again, after the switch: the tail
             # ends at the last position stored now (ids become visible in order: the store's
             # locked insert), so a busy writer cannot keep the switch, and the feeds, waiting.
-            last = self.store.recorder.max_notification_id() or 0
+            last = self.log.head()
             while position < last and (page := self._page(position, last)):
                 self._apply(tx, page, applied, careful)
-                position, events = page[-1].id, events + len(page)
+                position, events = page[-1].position, events + len(page)
             catalog.set_position(tx, self.projection, position)
-            catalog.point_views(tx, self.projection)
+            catalog.point_views(tx, self.projection)  # now built with its version
             catalog.drop_generation(tx, old)
             catalog.notify_progress(tx)
         return position, events
-
-
-@contextmanager
-def _exclusive(db: ReadDB, name: str) -> Iterator[None]:
-    """Keep a second rebuild of the same projection out until this one ends."""
-    if db.dialect == "postgres":
-        with db.pool.connection() as connection:  # type: ignore[attr-defined]
-            key = (REBUILD_LOCK, name)
-            row = connection.execute(
-                "SELECT pg_try_advisory_lock(%s, hashtext(%s))", key
-            ).fetchone()
-            connection.commit()
-            if not row[0]:
-                raise RebuildError(f"a rebuild of {name!r} is running already")
-            try:
-                yield
-            finally:
-                connection.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", key)
-                connection.commit()
-        return
-    with open(f"{db.path}.rebuild-{name}.lock", "w") as lock:  # type: ignore[attr-defined]
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RebuildError(f"a rebuild of {name!r} is running already") from None
-        yield

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from projections.base import EventRecord, Projection, handles
+from domain.users import User
+from projections.base import Projection, handles
 from projections.database import Transaction
+from projections.events import EventRecord
 
 
 class UsersProjection(Projection):
@@ -17,7 +19,7 @@ class UsersProjection(Projection):
     }
     indexes = {"profiles": ["username_key", "email_key"]}
 
-    @handles("User.Registered")
+    @handles(User.Registered)
     def registered(self, tx: Transaction, event: EventRecord) -> None:
         data = event.data
         tx.execute(

@@ -1,15 +1,26 @@
-"""The composition root: build the stores, cache and projections a process needs."""
+"""The composition root: build the stores, cache, command bus and projections a process needs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
 
-from commands.store import EventStore
+from commands.application import WriteApplication
+from commands.handlers import Bus
+from commands.users import Uids
 from projections import PROJECTIONS, catalog
+from projections.apply import Retry
 from projections.base import Projection
-from projections.database import PostgresDB, ReadDB, SqliteDB
+from projections.database import ReadDB
+from projections.events import EventLog
 from upare.cache import Cache, RedisCache, SqliteCache
 from upare.settings import Settings, postgres_env
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -17,13 +28,38 @@ class Container:
     """Everything a Upare process is wired with."""
 
     settings: Settings
-    store: EventStore
+    app: WriteApplication
     db: ReadDB
     cache: Cache
     projections: list[type[Projection]]
+    clock: Callable[[], datetime] = utc_now
+
+    @cached_property
+    def log(self) -> EventLog:
+        """The event store's log, as the read side and the relay read it."""
+        return EventLog(self.app.recorder, self.app.mapper)
+
+    @cached_property
+    def retry(self) -> Retry:
+        """How the feeds retry a failing batch before they park its culprit."""
+        settings = self.settings
+        return Retry(settings.projection_retries, settings.projection_backoff_ms / 1000)
+
+    @cached_property
+    def bus(self) -> Bus:
+        """The command bus, its handlers bound to what they need."""
+        return Bus(
+            {
+                "app": self.app,
+                "uids": Uids(self.app),
+                "cache": self.cache,
+                "clock": self.clock,
+                "settings": self.settings,
+            }
+        )
 
     def close(self) -> None:
-        self.store.close()
+        self.app.close()
         self.db.close()
 
     def __enter__(self) -> Container:
@@ -33,13 +69,13 @@ class Container:
         self.close()
 
 
-def build_store(settings: Settings) -> EventStore:
-    """Build the event store the settings name."""
+def build_app(settings: Settings) -> WriteApplication:
+    """Build the write application on the event store the settings name."""
     if settings.is_postgres:
-        return EventStore(env=postgres_env(settings.database_url))
+        return WriteApplication(env=postgres_env(settings.database_url))
     folder = settings.sqlite_dir
     folder.mkdir(parents=True, exist_ok=True)
-    return EventStore(
+    return WriteApplication(
         env={
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(folder / "events.sqlite3"),
@@ -51,7 +87,11 @@ def build_store(settings: Settings) -> EventStore:
 def build_readdb(settings: Settings) -> ReadDB:
     """Build the read-model database the settings name."""
     if settings.is_postgres:
+        from projections.postgres import PostgresDB
+
         return PostgresDB(settings.database_url)
+    from projections.sqlite import SqliteDB
+
     settings.sqlite_dir.mkdir(parents=True, exist_ok=True)
     return SqliteDB(settings.sqlite_dir / "readmodels.sqlite3")
 
@@ -64,15 +104,17 @@ def build_cache(settings: Settings) -> Cache:
     return SqliteCache(settings.data_dir / "cache.sqlite3")
 
 
-def bootstrap(settings: Settings | None = None) -> Container:
+def bootstrap(
+    settings: Settings | None = None, projections: list[type[Projection]] | None = None
+) -> Container:
     """Wire a process from its settings, creating missing tables."""
     settings = settings or Settings.from_env()
     container = Container(
         settings=settings,
-        store=build_store(settings),
+        app=build_app(settings),
         db=build_readdb(settings),
         cache=build_cache(settings),
-        projections=PROJECTIONS,
+        projections=PROJECTIONS if projections is None else projections,
     )
-    catalog.install(container.db, container.projections)
+    catalog.install(container.db, container.projections, container.log.head())
     return container

@@ -54,7 +54,8 @@ def worker() -> None:
         if container.settings.kafka_bootstrap:
             cli_pipeline.kafka_worker(container, stop_on_signals())
             return
-        StoreFeed(container.store, container.db, container.projections).run(stop_on_signals())
+        feed = StoreFeed(container.log, container.db, container.projections, container.retry)
+        feed.run(stop_on_signals())
 
 
 def share_metrics(settings: Settings) -> None:

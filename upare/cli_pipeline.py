@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from projections import dead_letters
-from projections.apply import Retry, retry_parked, skip_parked
+from projections.apply import retry_parked, skip_parked
 from upare import logs
 from upare.bootstrap import Container, bootstrap
 from upare.cli_projections import find
@@ -27,14 +27,14 @@ def kafka_config(container: Container) -> KafkaConfig:
     """Return the Kafka settings, or refuse to start without UPARE_KAFKA_BOOTSTRAP."""
     if not container.settings.kafka_bootstrap:
         raise SystemExit("UPARE_KAFKA_BOOTSTRAP is not set: the relay and projector need Kafka")
-    return KafkaConfig.from_env(container.settings.kafka_bootstrap)
+    return KafkaConfig.from_settings(container.settings)
 
 
 def relay_loop(container: Container) -> Callable[[threading.Event], None]:
     """Return the relay's loop for this process."""
     from workers.relay import Relay
 
-    return Relay(container.store, container.db, kafka_config(container)).run
+    return Relay(container.log, container.db, kafka_config(container)).run
 
 
 def projector_loop(container: Container) -> Callable[[threading.Event], None]:
@@ -42,11 +42,11 @@ def projector_loop(container: Container) -> Callable[[threading.Event], None]:
     from workers.projector import Projector
 
     return Projector(
+        container.log,
         container.db,
         container.projections,
         kafka_config(container),
-        container.store.mapper.transcoder,
-        Retry.from_env(),
+        container.retry,
     ).run
 
 

@@ -17,9 +17,9 @@ from rich.table import Table
 
 from projections.base import Projection
 from projections.rebuild import RebuildError, rebuild
-from queries.pipeline import pipeline_status
 from upare import logs
 from upare.bootstrap import Container, bootstrap
+from upare.status import pipeline_status
 
 app = typer.Typer(help="The projections (read models): status and rebuilds.", no_args_is_help=True)
 
@@ -57,7 +57,7 @@ def rebuild_command(
                 progress.update(task, completed=done, total=total)
 
             try:
-                done = rebuild(container.store, container.db, cls, report)
+                done = rebuild(container.log, container.db, cls, report, container.retry)
             except RebuildError as ex:
                 typer.echo(f"rebuild refused: {ex}", err=True)
                 raise typer.Exit(1) from None
@@ -74,7 +74,7 @@ def status_command() -> None:
     logs.configure("WARNING")
     with bootstrap() as container:
         on_kafka = bool(container.settings.kafka_bootstrap)
-        status = pipeline_status(container.store, container.db, container.projections, on_kafka)
+        status = pipeline_status(container.log, container.db, container.projections, on_kafka)
     table = Table(title=f"projections (event store at position {status.head})")
     for header in ("projection", "generation", "watermark", "lag (events)", "lag (s)"):
         table.add_column(header, justify="left" if header == "projection" else "right")

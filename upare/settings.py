@@ -20,6 +20,13 @@ class Settings:
     mail_url: str = ""
     secret_key: str = "development-only-secret"  # noqa: S105 (refused in production)
     max_body_bytes: int = 8 * 1024 * 1024
+    projection_retries: int = 3  # a failing batch's retries before its culprit is parked
+    projection_backoff_ms: int = 50  # the first pause between them, doubling
+    kafka_topic: str = "upare.events"
+    kafka_partitions: int = 6  # when the topic is created
+    kafka_group: str = "upare-projector"
+    kafka_instance_id: str = ""  # static group membership: a restarted member keeps partitions
+    kafka_session_timeout_ms: int = 10000
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -35,6 +42,19 @@ class Settings:
             mail_url=environ.get("UPARE_MAIL_URL") or f"file://{data_dir.resolve()}/mail",
             secret_key=environ.get("UPARE_SECRET_KEY") or cls.secret_key,
             max_body_bytes=int(environ.get("UPARE_MAX_BODY_BYTES") or cls.max_body_bytes),
+            projection_retries=int(
+                environ.get("UPARE_PROJECTION_RETRIES") or cls.projection_retries
+            ),
+            projection_backoff_ms=int(
+                environ.get("UPARE_PROJECTION_BACKOFF_MS") or cls.projection_backoff_ms
+            ),
+            kafka_topic=environ.get("UPARE_KAFKA_TOPIC") or cls.kafka_topic,
+            kafka_partitions=int(environ.get("UPARE_KAFKA_PARTITIONS") or cls.kafka_partitions),
+            kafka_group=environ.get("UPARE_KAFKA_GROUP") or cls.kafka_group,
+            kafka_instance_id=environ.get("UPARE_KAFKA_INSTANCE_ID") or "",
+            kafka_session_timeout_ms=int(
+                environ.get("UPARE_KAFKA_SESSION_TIMEOUT_MS") or cls.kafka_session_timeout_ms
+            ),
         )
         settings.check()
         return settings

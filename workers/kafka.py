@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from eventsourcing.persistence import Mapper, Notification, Transcoder
+from eventsourcing.persistence import Notification, Transcoder
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from projections.base import EventRecord
-from workers.records import event_type
+from projections.events import EventRecord, event_type, record
+from upare.settings import Settings
 
 SOURCE = "upare"
 # Find a restarted broker within a second or two, and give up a bootstrap soon enough for the
@@ -46,18 +45,15 @@ class KafkaConfig:
     linger_ms: int = 5
 
     @classmethod
-    def from_env(cls, bootstrap: str, environ: Mapping[str, str] | None = None) -> KafkaConfig:
-        """Read `UPARE_KAFKA_*` (bootstrap comes from the settings)."""
-        env = os.environ if environ is None else environ
+    def from_settings(cls, settings: Settings) -> KafkaConfig:
+        """Take the `UPARE_KAFKA_*` settings."""
         return cls(
-            bootstrap=bootstrap,
-            topic=env.get("UPARE_KAFKA_TOPIC") or cls.topic,
-            partitions=int(env.get("UPARE_KAFKA_PARTITIONS") or cls.partitions),
-            group=env.get("UPARE_KAFKA_GROUP") or cls.group,
-            instance_id=env.get("UPARE_KAFKA_INSTANCE_ID") or "",
-            session_timeout_ms=int(
-                env.get("UPARE_KAFKA_SESSION_TIMEOUT_MS") or cls.session_timeout_ms
-            ),
+            bootstrap=settings.kafka_bootstrap,
+            topic=settings.kafka_topic,
+            partitions=settings.kafka_partitions,
+            group=settings.kafka_group,
+            instance_id=settings.kafka_instance_id,
+            session_timeout_ms=settings.kafka_session_timeout_ms,
         )
 
     @property
@@ -125,15 +121,6 @@ def consumer(config: KafkaConfig, max_poll_records: int = 1000) -> KafkaConsumer
     )
 
 
-def plain_state(mapper: Mapper[Any], state: bytes) -> bytes:
-    """Return a stored state as the transcoder wrote it (undoing encryption, compression)."""
-    if mapper.cipher is not None:
-        state = mapper.cipher.decrypt(state)
-    if mapper.compressor is not None:
-        state = mapper.compressor.decompress(state)
-    return state
-
-
 def encode(notification: Notification, state: bytes) -> tuple[bytes, bytes]:
     """Return the key (the aggregate id) and the CloudEvents envelope of one notification."""
     subject = str(notification.originator_id)
@@ -145,6 +132,7 @@ def encode(notification: Notification, state: bytes) -> tuple[bytes, bytes]:
             "specversion": "1.0",
             "id": f"{subject}:{notification.originator_version}",
             "type": event_type(notification.topic),
+            "topic": notification.topic,
             "source": SOURCE,
             "subject": subject,
             "time": time,
@@ -160,13 +148,10 @@ def encode(notification: Notification, state: bytes) -> tuple[bytes, bytes]:
 def decode(value: bytes, transcoder: Transcoder) -> EventRecord:
     """Return the event record an envelope carries, its data decoded by the store's transcoder."""
     envelope = transcoder.decode(value)
-    data = envelope["data"]
-    data.pop("originator_topic", None)
-    return EventRecord(
-        position=int(envelope["position"]),
-        originator_id=envelope["subject"],
-        version=int(envelope["version"]),
-        type=envelope["type"],
-        timestamp=data.pop("timestamp"),
-        data=data,
+    return record(
+        int(envelope["position"]),
+        envelope["subject"],
+        int(envelope["version"]),
+        envelope["topic"],
+        envelope["data"],
     )

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from eventsourcing.persistence import Transcoder
 from kafka.errors import CommitFailedError, KafkaError
 
-from projections import catalog
-from projections.apply import HandlerFailed, Retry, apply_batch, with_retries
-from projections.base import EventRecord, Projection
+from projections import catalog, lifecycle
+from projections.apply import Retry, apply_batch, with_retries
+from projections.base import Projection
 from projections.database import ReadDB, Transaction
+from projections.events import EventLog, EventRecord
+from upare.outages import RideOut
 from workers import kafka
 
 log = logging.getLogger(__name__)
@@ -45,32 +46,46 @@ class Projector:
 
     def __init__(
         self,
+        log: EventLog,
         db: ReadDB,
         projection_classes: list[type[Projection]],
         config: kafka.KafkaConfig,
-        transcoder: Transcoder,
         retry: Retry | None = None,
     ) -> None:
+        self.log = log
         self.db = db
         self.projection_classes = projection_classes
         self.config = config
-        self.transcoder = transcoder
         self.retry = retry or Retry()
         self._recorded: dict[tuple[str, int, int], int] = {}  # (name, generation, feed): offset
 
     def run(self, stop: threading.Event) -> None:
-        """Consume and project until `stop` is set."""
+        """Build what is outdated, then consume and project until `stop` is set.
+
+        An outage of the read-model database (or the store, while building) is ridden out: the
+        batch it interrupted is fetched again once the database is back.
+        """
+        outage = RideOut("projector", stop)
+        prepared = False
+        while not prepared and not stop.is_set():
+            with outage.step():
+                lifecycle.prepare(self.log, self.db, self.projection_classes, self.retry, stop)
+                prepared = True
         consumer = kafka.until_reachable(self._connect, stop, "projector")
         if consumer is None:
             return
         log.info("projecting from %s as group %s", self.config.topic, self.config.group)
         try:
             while not stop.is_set():
-                try:
-                    self.handle(consumer, consumer.poll(timeout_ms=POLL_MS), stop)
-                except HandlerFailed:
-                    if not stop.is_set():
-                        raise  # stopped while retrying: the batch comes again next time
+                batch = consumer.poll(timeout_ms=POLL_MS)
+                with outage.step():
+                    try:
+                        self.handle(consumer, batch, stop)
+                    except BaseException:
+                        rewind(consumer, batch)  # the batch comes again next time
+                        if stop.is_set():
+                            return
+                        raise
         finally:
             consumer.close(autocommit=False)
 
@@ -91,13 +106,13 @@ class Projector:
         events: list[EventRecord] = []
         progress: dict[int, Progress] = {}
         for partition, records in batch.items():
-            decoded = [kafka.decode(record.value, self.transcoder) for record in records]
+            decoded = [kafka.decode(record.value, self.log.transcoder) for record in records]
             events += decoded
             progress[partition.partition] = Progress(
                 records[-1].offset + 1, max(event.position for event in decoded)
             )
         for cls in self.projection_classes:
-            if any(event.type in cls.handlers for event in events):
+            if any(cls.wants(event) for event in events):
                 with_retries(partial(self._apply, cls, events, progress), self.retry, stop)
         self._record_the_rest(consumer, progress)
         if batch:
@@ -171,3 +186,9 @@ class Projector:
     def _remember(self, projection: Projection, progress: dict[int, Progress]) -> None:
         for feed, step in progress.items():
             self._recorded[(projection.name, projection.generation, feed)] = step.next_offset
+
+
+def rewind(consumer: Any, batch: dict[Any, list[Any]]) -> None:
+    """Move the consumer back to the first record of each partition of an unhandled batch."""
+    for partition, records in batch.items():
+        consumer.seek(partition, records[0].offset)

@@ -18,8 +18,9 @@ from typing import Any
 from eventsourcing.persistence import Notification
 from kafka.errors import KafkaError
 
-from commands.store import EventStore
 from projections.database import ReadDB
+from projections.events import EventLog
+from upare.outages import RideOut
 from workers import kafka
 from workers.store_waker import StoreWaker
 
@@ -32,9 +33,9 @@ class Relay:
     """Publish the store's events to the Kafka topic until stopped."""
 
     def __init__(
-        self, store: EventStore, db: ReadDB, config: kafka.KafkaConfig, page: int = PAGE
+        self, log: EventLog, db: ReadDB, config: kafka.KafkaConfig, page: int = PAGE
     ) -> None:
-        self.store = store
+        self.log = log
         self.db = db
         self.config = config
         self.page = page
@@ -42,29 +43,34 @@ class Relay:
         self.end_offsets: dict[int, int] = {}
 
     def run(self, stop: threading.Event) -> None:
-        """Follow the store and publish until `stop` is set."""
+        """Follow the store and publish until `stop` is set, riding out outages of any service."""
         partitions = kafka.until_reachable(partial(kafka.ensure_topic, self.config), stop, "relay")
         if partitions is None:
             return
-        self.start(partitions)
+        outage = RideOut("relay", stop)
+        started = False
+        while not started and not stop.is_set():
+            with outage.step():
+                self.start(partitions)
+                started = True
         log.info("relaying from position %d to %s", self.position, self.config.topic)
         producer = None
         try:
-            with StoreWaker(self.store) as wake:
+            with StoreWaker(self.log) as wake:
                 while not stop.is_set():
-                    try:
-                        if producer is None:
-                            producer = kafka.producer(self.config)
-                        sent = self.publish_page(producer)
-                    except KafkaError as ex:
-                        log.warning("Kafka did not take the page, sending it again: %r", ex)
-                        if producer is not None:
-                            producer.close(timeout=0)
-                        producer = None
-                        stop.wait(1.0)
-                        continue
-                    if sent < self.page:
-                        wake(stop)
+                    with outage.step():
+                        try:
+                            producer = producer or kafka.producer(self.config)
+                            sent = self.publish_page(producer)
+                        except KafkaError as ex:
+                            log.warning("Kafka did not take the page, sending it again: %r", ex)
+                            if producer is not None:
+                                producer.close(timeout=0)
+                            producer = None
+                            stop.wait(1.0)
+                            continue
+                        if sent < self.page:
+                            wake(stop)
         finally:
             if producer is not None:
                 producer.close(timeout=5)
@@ -87,9 +93,7 @@ class Relay:
 
     def publish_page(self, producer: Any) -> int:
         """Publish the next page of events and record it once acknowledged; return its size."""
-        page = self.store.recorder.select_notifications(
-            self.position, self.page, inclusive_of_start=False
-        )
+        page = self.log.notifications(self.position, self.page)
         if not page:
             return 0
         end_offsets = self._send(producer, page)
@@ -100,10 +104,10 @@ class Relay:
         return len(page)
 
     def _send(self, producer: Any, page: Sequence[Notification]) -> dict[int, int]:
-        mapper, topic = self.store.mapper, self.config.topic
+        topic = self.config.topic
         futures = []
         for notification in page:
-            key, value = kafka.encode(notification, kafka.plain_state(mapper, notification.state))
+            key, value = kafka.encode(notification, self.log.plain_state(notification))
             futures.append(producer.send(topic, key=key, value=value))
         producer.flush(timeout=FLUSH_SECONDS)
         end_offsets = dict(self.end_offsets)

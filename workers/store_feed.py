@@ -6,12 +6,12 @@ import logging
 import threading
 from functools import partial
 
-from commands.store import EventStore
-from projections import catalog
+from projections import catalog, lifecycle
 from projections.apply import HandlerFailed, Retry, apply_batch, with_retries
 from projections.base import Projection
 from projections.database import ReadDB
-from workers.records import to_records
+from projections.events import EventLog
+from upare.outages import RideOut
 from workers.store_waker import StoreWaker
 
 log = logging.getLogger(__name__)
@@ -19,22 +19,30 @@ BATCH = 1000
 
 
 class StoreFeed:
-    """Feed every live projection the store's events, a batch per read-model transaction."""
+    """Feed every live projection the store's events, a batch per read-model transaction.
+
+    Projections new to the deployment, or whose version changed, are built first
+    (`projections.lifecycle.prepare`).
+    """
 
     def __init__(
         self,
-        store: EventStore,
+        log: EventLog,
         db: ReadDB,
         projection_classes: list[type[Projection]],
         retry: Retry | None = None,
     ) -> None:
-        self.store = store
+        self.log = log
         self.db = db
         self.projection_classes = projection_classes
-        self.retry = retry or Retry.from_env()
+        self.retry = retry or Retry()
+        self.prepared = False
 
     def run_once(self, stop: threading.Event | None = None) -> int:
         """Apply the next batch of events to each projection; return how many were read."""
+        if not self.prepared:
+            lifecycle.prepare(self.log, self.db, self.projection_classes, self.retry, stop)
+            self.prepared = True
         return sum(
             with_retries(partial(self._feed, cls), self.retry, stop)
             for cls in self.projection_classes
@@ -45,25 +53,28 @@ class StoreFeed:
         with self.db.transaction() as tx:
             projection = cls(catalog.lock_live(tx, cls.name))
             start = catalog.position(tx, projection)
-            notifications = self.store.recorder.select_notifications(
-                start, BATCH, inclusive_of_start=False
-            )
-            if not notifications:
+            records = self.log.read(start, BATCH)
+            if not records:
                 return 0
-            records = to_records(notifications, self.store.mapper.transcoder)
             apply_batch(tx, projection, records, careful=careful)
-            catalog.set_position(tx, projection, notifications[-1].id)
+            catalog.set_position(tx, projection, records[-1].position)
             catalog.notify_progress(tx)
-            return len(notifications)
+            return len(records)
 
     def run(self, stop: threading.Event) -> None:
-        """Follow the store until `stop` is set, woken by new events (see `StoreWaker`)."""
+        """Follow the store until `stop` is set, woken by new events (see `StoreWaker`).
+
+        An outage of the store or the read-model database is ridden out: the feed waits, with
+        backoff, and goes on where it stopped.
+        """
         log.info("projecting from the event store's log")
-        with StoreWaker(self.store) as wake:
+        outage = RideOut("store feed", stop)
+        with StoreWaker(self.log) as wake:
             while not stop.is_set():
-                try:
-                    if not self.run_once(stop):
-                        wake(stop)
-                except HandlerFailed:
-                    if not stop.is_set():
-                        raise  # stopped while retrying: the batch comes again next time
+                with outage.step():
+                    try:
+                        if not self.run_once(stop):
+                            wake(stop)
+                    except HandlerFailed:
+                        if not stop.is_set():
+                            raise  # stopped while retrying: the batch comes again next time

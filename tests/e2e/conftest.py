@@ -23,7 +23,13 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def server(settings, tmp_path: Path) -> Iterator[str]:
+def server_env() -> dict[str, str]:
+    """Return extra UPARE_* settings for the server (a test module may override this)."""
+    return {}
+
+
+@pytest.fixture
+def server(settings, server_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     """Start `upare serve` on the backend under test; return its base URL."""
     port = free_port()
     env = {
@@ -31,6 +37,7 @@ def server(settings, tmp_path: Path) -> Iterator[str]:
         "UPARE_DATA_DIR": str(tmp_path),
         "UPARE_DATABASE_URL": settings.database_url,
         "UPARE_MAIL_URL": settings.mail_url,
+        **server_env,
     }
     log = (tmp_path / "server.log").open("wb")
     process = subprocess.Popen(

@@ -14,13 +14,13 @@ from contextlib import contextmanager
 
 from eventsourcing.domain import Aggregate, event
 
-from commands.store import EventStore
+from commands.application import WriteApplication
 from domain.users import User
 from projections import catalog
 from projections.apply import apply_batch
-from projections.base import EventRecord, Projection, handles
+from projections.base import Projection, handles
 from projections.database import ReadDB, Transaction
-from workers.records import to_records
+from projections.events import EventLog, EventRecord
 
 POISON = 13013
 DIGEST_MODULUS = 1_000_000_007
@@ -48,14 +48,14 @@ class TallyProjection(Projection):
     }
     poisoned = True
 
-    @handles("Counter.Opened")
+    @handles(Counter.Opened)
     def opened(self, tx: Transaction, event: EventRecord) -> None:
         tx.execute(
             f"INSERT INTO {self.table('counters')} VALUES (?, ?, 0, 1, 1, ?)",
             (event.originator_id, event.data["name"], event.version),
         )
 
-    @handles("Counter.Added")
+    @handles(Counter.Added)
     def added(self, tx: Transaction, event: EventRecord) -> None:
         amount = event.data["amount"]
         if amount == POISON and type(self).poisoned:
@@ -75,7 +75,7 @@ class TallyProjection(Projection):
 
 
 def stream(
-    store: EventStore,
+    store: WriteApplication,
     events: int,
     per_save: int = 200,
     pause: Callable[[], None] = lambda: None,
@@ -114,17 +114,17 @@ def stream(
         pause()
 
 
-def reference(store: EventStore, db: ReadDB, cls: type[Projection]) -> Projection:
+def reference(log: EventLog, db: ReadDB, cls: type[Projection]) -> Projection:
     """Build a spare generation of a projection straight from the store, with `apply_batch`."""
     with db.transaction() as tx:
         projection = cls(1000 + (catalog.live_generation(tx, cls.name) or 0))
         catalog.drop_generation(tx, projection)
         catalog.create_tables(tx, projection)
     position = 0
-    while page := store.recorder.select_notifications(position, 1000, inclusive_of_start=False):
+    while page := log.read(position, 1000):
         with db.transaction() as tx:
-            apply_batch(tx, projection, to_records(page, store.mapper.transcoder))
-        position = page[-1].id
+            apply_batch(tx, projection, page)
+        position = page[-1].position
     return projection
 
 

@@ -21,7 +21,7 @@ import pytest
 from projections import PROJECTIONS, catalog, dead_letters
 from projections.apply import Retry, retry_parked
 from projections.rebuild import rebuild
-from queries.freshness import watermark
+from projections.watermark import watermark
 from tests.integration.fleet import ROOT, Fleet
 from tests.integration.tally import (
     POISON,
@@ -59,9 +59,7 @@ def pipeline_env(database_url: str, bootstrap: str, data_dir: Path) -> dict[str,
 @contextmanager
 def wired(env: dict[str, str]) -> Iterator[Container]:
     """Wire this process like the workers, with the tally projection installed too."""
-    container = bootstrap(Settings.from_env(env))
-    container.projections = [*PROJECTIONS, TallyProjection]
-    catalog.install(container.db, container.projections)
+    container = bootstrap(Settings.from_env(env), [*PROJECTIONS, TallyProjection])
     try:
         yield container
     finally:
@@ -70,7 +68,7 @@ def wired(env: dict[str, str]) -> Iterator[Container]:
 
 def wait_until_projected(container: Container, fleet: Fleet | None, timeout: float = 120) -> None:
     """Wait until every projection's watermark reaches the store's last position."""
-    head = container.store.recorder.max_notification_id() or 0
+    head = container.log.head()
     deadline = time.monotonic() + timeout
     while any(watermark(container.db, cls.name) < head for cls in container.projections):
         if time.monotonic() > deadline:
@@ -84,7 +82,7 @@ def assert_equal_to_a_rebuild(container: Container) -> None:
     for cls in container.projections:
         with container.db.transaction(write=False) as tx:
             live = cls(catalog.live_generation(tx, cls.name) or 0)
-        rebuilt = reference(container.store, container.db, cls)
+        rebuilt = reference(container.log, container.db, cls)
         assert rows(container.db, live) == rows(container.db, rebuilt), cls.name
     with container.db.transaction(write=False) as tx:
         live = TallyProjection(catalog.live_generation(tx, TallyProjection.name) or 0)
@@ -106,7 +104,7 @@ def test_killing_the_relay_and_the_projectors_at_random_points_changes_no_read_m
         later = ["relay", "relay", "projector-1", "projector-2"]
         next_kill = time.monotonic() + rng.uniform(0.5, 1.5)
         try:
-            for _ in stream(container.store, 20_000, pause=lambda: time.sleep(0.1)):
+            for _ in stream(container.app, 20_000, pause=lambda: time.sleep(0.1)):
                 if time.monotonic() >= next_kill:  # often while a restarted relay catches up
                     fleet.restart(first[fleet.kills] if fleet.kills < 3 else rng.choice(later))
                     next_kill = time.monotonic() + rng.uniform(1.0, 2.5)
@@ -115,7 +113,7 @@ def test_killing_the_relay_and_the_projectors_at_random_points_changes_no_read_m
             codes = fleet.stop()
         assert fleet.kills >= 4
         assert set(codes.values()) == {0}, fleet.tails()
-        assert (container.store.recorder.max_notification_id() or 0) >= 20_000
+        assert container.log.head() >= 20_000
         assert_equal_to_a_rebuild(container)
 
 
@@ -146,7 +144,7 @@ def test_restarting_the_broker_mid_stream_changes_no_read_model(
         down = threading.Event()
         restart = threading.Thread(target=restart_broker, args=(kafka_bootstrap, down))
         try:
-            for saves, _ in enumerate(stream(container.store, 1_000_000, per_save=100), 1):
+            for saves, _ in enumerate(stream(container.app, 1_000_000, per_save=100), 1):
                 time.sleep(0.05)
                 if saves == 20:
                     restart.start()
@@ -166,12 +164,11 @@ def test_restarting_the_broker_mid_stream_changes_no_read_model(
 def test_a_poison_event_is_parked_and_the_rest_go_on(kafka_bootstrap: str, tmp_path: Path):
     env = pipeline_env(f"sqlite:///{tmp_path}/db", kafka_bootstrap, tmp_path)
     with wired(env) as container:
-        config = KafkaConfig.from_env(kafka_bootstrap, env)
+        config = KafkaConfig.from_settings(container.settings)
         retry = Retry(attempts=2, backoff=0.01)
-        transcoder = container.store.mapper.transcoder
         loops = [
-            Relay(container.store, container.db, config).run,
-            Projector(container.db, container.projections, config, transcoder, retry).run,
+            Relay(container.log, container.db, config).run,
+            Projector(container.log, container.db, container.projections, config, retry).run,
         ]
         stop = threading.Event()
         workers = threading.Thread(target=run_loops, args=(loops, stop))
@@ -182,8 +179,8 @@ def test_a_poison_event_is_parked_and_the_rest_go_on(kafka_bootstrap: str, tmp_p
                 victim.add(amount=amount)
                 if amount != POISON:
                     other.add(amount=amount)
-            container.store.save(victim, other)
-            for _ in stream(container.store, 2000):
+            container.app.save(victim, other)
+            for _ in stream(container.app, 2000):
                 pass
             wait_until_projected(container, None, timeout=60)
             letters = dead_letters.listing(container.db)
@@ -213,22 +210,21 @@ def test_after_a_rebuild_the_projector_goes_on_with_the_new_generation(
 ) -> None:
     env = pipeline_env(f"sqlite:///{tmp_path}/db", kafka_bootstrap, tmp_path)
     with wired(env) as container:
-        config = KafkaConfig.from_env(kafka_bootstrap, env)
-        transcoder = container.store.mapper.transcoder
+        config = KafkaConfig.from_settings(container.settings)
         loops = [
-            Relay(container.store, container.db, config).run,
-            Projector(container.db, container.projections, config, transcoder).run,
+            Relay(container.log, container.db, config).run,
+            Projector(container.log, container.db, container.projections, config).run,
         ]
         stop = threading.Event()
         workers = threading.Thread(target=run_loops, args=(loops, stop))
         workers.start()
         try:
-            writes = stream(container.store, 1_000_000, per_save=50, seed=11)
+            writes = stream(container.app, 1_000_000, per_save=50, seed=11)
             for _ in range(20):
                 next(writes)
             wait_until_projected(container, None, timeout=60)
-            assert rebuild(container.store, container.db, TallyProjection).generation == 2
-            container.store.save(Counter(name="late"))  # the other partitions stay idle
+            assert rebuild(container.log, container.db, TallyProjection).generation == 2
+            container.app.save(Counter(name="late"))  # the other partitions stay idle
             wait_until_projected(container, None, timeout=15)
             for _ in range(20):
                 next(writes)

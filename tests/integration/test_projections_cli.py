@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 
 from domain.users import User
 from projections import catalog, dead_letters
-from projections.base import EventRecord
+from projections.events import EventRecord
 from projections.users import UsersProjection
-from queries.pipeline import pipeline_status
 from upare.cli import app
+from upare.status import pipeline_status
 from workers.store_feed import StoreFeed
 
 
@@ -46,22 +46,24 @@ def save_users(store, *uids: int) -> None:
 
 
 def project(container) -> None:
-    feed = StoreFeed(container.store, container.db, container.projections)
+    feed = StoreFeed(container.log, container.db, container.projections)
     while feed.run_once():
         pass
 
 
 def park_one(container) -> None:
-    event = EventRecord(7, "some-aggregate", 1, "User.Registered", datetime.now(UTC), {"uid": 1})
+    event = EventRecord(
+        7, "some-aggregate", 1, "domain.users:User.Registered", datetime.now(UTC), {"uid": 1}
+    )
     with container.db.transaction() as tx:
         projection = UsersProjection(catalog.lock_live(tx, "users"))
         dead_letters.park(tx, projection, event, status=dead_letters.PARKED, error="boom")
 
 
 def test_status_shows_each_projections_generation_watermark_lag_and_dead_letters(container, cli):
-    save_users(container.store, 10001, 10002)
+    save_users(container.app, 10001, 10002)
     project(container)
-    save_users(container.store, 10003, 10004, 10005)  # stored, not projected yet
+    save_users(container.app, 10003, 10004, 10005)  # stored, not projected yet
     park_one(container)
 
     lines = cli("projections", "status").splitlines()
@@ -76,14 +78,14 @@ def test_status_shows_each_projections_generation_watermark_lag_and_dead_letters
 
 
 def test_the_lag_in_seconds_is_the_age_of_the_oldest_unapplied_event(container):
-    save_users(container.store, 10001)
-    status = pipeline_status(container.store, container.db, container.projections, relay=False)
+    save_users(container.app, 10001)
+    status = pipeline_status(container.log, container.db, container.projections, relay=False)
     (users,) = status.projections
     assert (users.watermark, users.lag_events) == (0, 1)
     assert 0.0 <= users.lag_seconds < 60.0
 
     project(container)
-    status = pipeline_status(container.store, container.db, container.projections, relay=False)
+    status = pipeline_status(container.log, container.db, container.projections, relay=False)
     assert (status.projections[0].lag_events, status.projections[0].lag_seconds) == (0, 0.0)
 
 
@@ -93,13 +95,13 @@ def test_the_relay_position_shows_only_on_kafka(container):
             "INSERT INTO relay_position (feed, topic, position, end_offset) VALUES (?, ?, ?, ?)",
             (0, "upare.events", 42, 40),
         )
-    on_kafka = pipeline_status(container.store, container.db, container.projections, relay=True)
-    embedded = pipeline_status(container.store, container.db, container.projections, relay=False)
+    on_kafka = pipeline_status(container.log, container.db, container.projections, relay=True)
+    embedded = pipeline_status(container.log, container.db, container.projections, relay=False)
     assert (on_kafka.relay_position, embedded.relay_position) == (42, None)
 
 
 def test_the_rebuild_command_switches_to_the_next_generation_and_says_so(container, cli):
-    save_users(container.store, 10001, 10002)
+    save_users(container.app, 10001, 10002)
     project(container)
 
     output = cli("projections", "rebuild", "users")

@@ -13,7 +13,7 @@ import pytest
 from api.app import create_app
 from api.freshness import ReadYourWrites
 from projections import catalog
-from queries.wakeup import Listen
+from projections.wakeup import Listen
 from upare.bootstrap import bootstrap
 from upare.settings import Settings
 from workers.store_feed import StoreFeed
@@ -39,7 +39,7 @@ def feed(container):
     def start(after: float = 0.0) -> None:
         def run() -> None:
             if not stop.wait(after):
-                StoreFeed(container.store, container.db, container.projections).run(stop)
+                StoreFeed(container.log, container.db, container.projections).run(stop)
 
         threads.append(threading.Thread(target=run))
         threads[-1].start()

@@ -9,12 +9,12 @@ import pytest
 
 from domain.users import Index, User
 from projections import catalog
-from projections.apply import apply_batch
-from projections.base import EventRecord, Projection, handles
+from projections.apply import Retry, apply_batch
+from projections.base import Projection, handles
 from projections.database import Transaction
+from projections.events import EventRecord
 from projections.rebuild import RebuildError, rebuild
 from projections.users import UsersProjection
-from workers.records import to_records
 from workers.store_feed import StoreFeed
 
 
@@ -29,7 +29,7 @@ def save_users(store, first: int, count: int, per_save: int = 500) -> None:
 
 
 def project(container, classes=None) -> None:
-    feed = StoreFeed(container.store, container.db, classes or container.projections)
+    feed = StoreFeed(container.log, container.db, classes or container.projections)
     while feed.run_once():
         pass
 
@@ -37,10 +37,10 @@ def project(container, classes=None) -> None:
 def from_scratch(container, cls: type[Projection], table: str) -> list[tuple]:
     """Build a throwaway generation of `cls` from every stored event; return its rows."""
     scratch = cls(999, replay=True)
-    notifications = container.store.recorder.select_notifications(0, 10**9)
+    events = container.log.read(0, 10**9)
     with container.db.transaction() as tx:  # statement by statement: the plain way
         catalog.create_tables(tx, scratch)
-        apply_batch(tx, scratch, to_records(notifications, container.store.mapper.transcoder))
+        apply_batch(tx, scratch, events)
     rows = container.db.fetchall(f"SELECT * FROM {scratch.table(table)} ORDER BY 1")
     with container.db.transaction() as tx:
         catalog.drop_generation(tx, scratch)
@@ -52,12 +52,12 @@ def live_rows(container, cls: type[Projection], table: str) -> list[tuple]:
 
 
 def test_a_rebuild_makes_the_next_generation_live_with_every_event(container):
-    save_users(container.store, 10001, 2500)
+    save_users(container.app, 10001, 2500)
     project(container)
     before = live_rows(container, UsersProjection, "profiles")
     reports: list[tuple[int, int]] = []
 
-    done = rebuild(container.store, container.db, UsersProjection, lambda *r: reports.append(r))
+    done = rebuild(container.log, container.db, UsersProjection, lambda *r: reports.append(r))
 
     assert (done.generation, done.position, done.events) == (2, 5000, 5000)
     assert live_rows(container, UsersProjection, "profiles") == before
@@ -67,10 +67,10 @@ def test_a_rebuild_makes_the_next_generation_live_with_every_event(container):
 
 
 def test_a_rebuild_drops_the_old_generation_and_its_bookkeeping(container):
-    save_users(container.store, 10001, 10)
+    save_users(container.app, 10001, 10)
     project(container)
 
-    rebuild(container.store, container.db, UsersProjection)
+    rebuild(container.log, container.db, UsersProjection)
 
     with container.db.transaction(write=False) as tx:
         assert catalog.live_generation(tx, "users") == 2
@@ -84,26 +84,26 @@ def test_a_rebuild_drops_the_old_generation_and_its_bookkeeping(container):
 
 
 def test_a_rebuild_of_an_empty_store_switches_cleanly(container):
-    done = rebuild(container.store, container.db, UsersProjection)
+    done = rebuild(container.log, container.db, UsersProjection)
 
     assert (done.generation, done.position, done.events) == (2, 0, 0)
     assert live_rows(container, UsersProjection, "profiles") == []
-    save_users(container.store, 10001, 3)
+    save_users(container.app, 10001, 3)
     project(container)  # the feeds carry on with the new generation
     assert len(live_rows(container, UsersProjection, "profiles")) == 3
 
 
 def test_a_rebuild_under_live_writes_loses_nothing(container):
-    save_users(container.store, 10001, 6000)
+    save_users(container.app, 10001, 6000)
     stop = threading.Event()
     feed = threading.Thread(
-        target=StoreFeed(container.store, container.db, container.projections).run, args=(stop,)
+        target=StoreFeed(container.log, container.db, container.projections).run, args=(stop,)
     )
     written = [16001]
 
     def write() -> None:
         while not stop.wait(0.001):
-            save_users(container.store, written[0], 3)
+            save_users(container.app, written[0], 3)
             written[0] += 3
 
     writer = threading.Thread(target=write)
@@ -112,7 +112,7 @@ def test_a_rebuild_under_live_writes_loses_nothing(container):
     try:
         time.sleep(0.2)
         during = [written[0]]
-        done = rebuild(container.store, container.db, UsersProjection)
+        done = rebuild(container.log, container.db, UsersProjection)
         during.append(written[0])
         time.sleep(0.2)  # writes after the switch go to the new generation
     finally:
@@ -130,7 +130,7 @@ def test_a_rebuild_under_live_writes_loses_nothing(container):
 
 
 def test_an_interrupted_rebuild_leaves_the_live_generation_serving_and_can_be_run_again(container):
-    save_users(container.store, 10001, 1500)
+    save_users(container.app, 10001, 1500)
     project(container)
     before = live_rows(container, UsersProjection, "profiles")
 
@@ -138,27 +138,27 @@ def test_an_interrupted_rebuild_leaves_the_live_generation_serving_and_can_be_ru
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        rebuild(container.store, container.db, UsersProjection, crash)
+        rebuild(container.log, container.db, UsersProjection, crash)
 
     assert live_rows(container, UsersProjection, "profiles") == before
     with container.db.transaction(write=False) as tx:
         assert catalog.live_generation(tx, "users") == 1
-    done = rebuild(container.store, container.db, UsersProjection)
+    done = rebuild(container.log, container.db, UsersProjection)
     assert done.generation == 2
     assert live_rows(container, UsersProjection, "profiles") == before
 
 
 def test_a_second_rebuild_of_a_projection_is_refused_while_one_runs(container):
-    save_users(container.store, 10001, 5)
+    save_users(container.app, 10001, 5)
     refusals: list[str] = []
 
     def meanwhile(done: int, total: int) -> None:
         if not refusals:
             with pytest.raises(RebuildError) as refused:
-                rebuild(container.store, container.db, UsersProjection)
+                rebuild(container.log, container.db, UsersProjection)
             refusals.append(str(refused.value))
 
-    assert rebuild(container.store, container.db, UsersProjection, meanwhile).generation == 2
+    assert rebuild(container.log, container.db, UsersProjection, meanwhile).generation == 2
     assert refusals == ["a rebuild of 'users' is running already"]
 
 
@@ -172,7 +172,7 @@ class Welcome(Projection):
     tables = {"sent": "uid BIGINT PRIMARY KEY"}
     has_side_effects = True
 
-    @handles("User.Registered")
+    @handles(User.Registered)
     def registered(self, tx: Transaction, event: EventRecord) -> None:
         tx.execute(f"INSERT INTO {self.table('sent')} (uid) VALUES (?)", (event.data["uid"],))
         if not self.replay:
@@ -181,29 +181,29 @@ class Welcome(Projection):
 
 @pytest.fixture
 def welcome(container):
-    catalog.install(container.db, [Welcome])
+    catalog.install(container.db, [Welcome], container.log.head())
     SENT.clear()
     yield Welcome
     SENT.clear()
 
 
 def test_a_rebuild_runs_no_side_effects_for_events_already_handled(container, welcome):
-    save_users(container.store, 10001, 1200)
+    save_users(container.app, 10001, 1200)
     project(container, [welcome])
     assert len(SENT) == 1200
 
-    rebuild(container.store, container.db, welcome)
+    rebuild(container.log, container.db, welcome)
 
     assert len(SENT) == 1200
     assert live_rows(container, welcome, "sent") == [(uid,) for uid in range(10001, 11201)]
 
 
 def test_a_rebuild_runs_the_side_effects_the_live_generation_had_not_reached(container, welcome):
-    save_users(container.store, 10001, 1200)
+    save_users(container.app, 10001, 1200)
     project(container, [welcome])
-    save_users(container.store, 11201, 5)  # stored, not yet handled by the live generation
+    save_users(container.app, 11201, 5)  # stored, not yet handled by the live generation
 
-    rebuild(container.store, container.db, welcome)
+    rebuild(container.log, container.db, welcome)
     project(container, [welcome])
 
     assert sorted(SENT) == list(range(10001, 11206))  # each mailed exactly once
@@ -217,7 +217,7 @@ class Fragile(Projection):
     tables = {"seen": "uid BIGINT PRIMARY KEY, note TEXT NOT NULL"}
     failure = "python"
 
-    @handles("User.Registered")
+    @handles(User.Registered)
     def registered(self, tx: Transaction, event: EventRecord) -> None:
         uid = event.data["uid"]
         if uid == 10007 and self.failure == "python":
@@ -228,12 +228,11 @@ class Fragile(Projection):
 
 @pytest.mark.parametrize("failure", ["python", "database"])
 def test_an_event_that_fails_is_parked_and_the_rebuild_goes_on(container, monkeypatch, failure):
-    monkeypatch.setenv("UPARE_PROJECTION_BACKOFF_MS", "1")
     monkeypatch.setattr(Fragile, "failure", failure)
-    catalog.install(container.db, [Fragile])
-    save_users(container.store, 10001, 10)
+    catalog.install(container.db, [Fragile], container.log.head())
+    save_users(container.app, 10001, 10)
 
-    done = rebuild(container.store, container.db, Fragile)
+    done = rebuild(container.log, container.db, Fragile, retry=Retry(3, 0.001))
 
     assert done.generation == 2
     assert len(live_rows(container, Fragile, "seen")) == 9

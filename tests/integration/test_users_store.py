@@ -7,13 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from commands.handlers import execute
-from commands.store import EventStore
-from commands.users import RegisterUser
+from commands.handlers import Bus
+from commands.users import RegisterUser, claimed, free_email, free_username
 from domain.errors import UpareError
+from projections.watermark import watermark
 from queries import users
-from queries.freshness import watermark
-from upare.bootstrap import build_store
+from upare.bootstrap import bootstrap
 from workers.store_feed import StoreFeed
 
 
@@ -21,11 +20,11 @@ def register(container, username: str, email: str | None = None):
     command = RegisterUser(
         username=username, password="correct horse", email=email or f"{username}@example.com"
     )
-    return execute(container.store, command)
+    return container.bus.execute(command)
 
 
 def project(container) -> None:
-    feed = StoreFeed(container.store, container.db, container.projections)
+    feed = StoreFeed(container.log, container.db, container.projections)
     while feed.run_once():
         pass
 
@@ -43,9 +42,21 @@ def test_a_registered_user_is_answered_from_the_read_model(container):
         "nickname": "alice",
         "avatar": None,
     }
-    assert users.username_taken(container.db, "ALICE")
-    assert users.email_taken(container.db, " Alice@Example.com ")
-    assert not users.username_taken(container.db, "bob")
+
+
+def test_a_name_is_taken_the_moment_its_registration_is_stored(container):
+    register(container, "alice")  # stored, not projected
+
+    assert claimed(container.app, "username", "ALICE")
+    assert claimed(container.app, "email", " Alice@Example.com ")
+    assert not claimed(container.app, "username", "bob")
+    with pytest.raises(UpareError) as refused:
+        free_username(container.app, "Alice")
+    assert refused.value.code == 202002
+    with pytest.raises(UpareError) as refused:
+        free_email(container.app, "ALICE@example.com")
+    assert refused.value.code == 202003
+    assert free_username(container.app, "bob") == "bob"
 
 
 def test_projecting_twice_changes_nothing(container):
@@ -59,29 +70,29 @@ def test_projecting_twice_changes_nothing(container):
 
 
 def in_parallel(container, count: int, attempt) -> list[object]:
-    """Run `attempt(store, n)` at once in `count` threads, each with its own EventStore."""
-    stores = [build_store(container.settings) for _ in range(count)]
+    """Run `attempt(bus, n)` at once in `count` threads, each wired as a process of its own."""
+    processes = [bootstrap(container.settings) for _ in range(count)]
     start = threading.Barrier(count)
 
     def call(n: int) -> object:
         start.wait()
-        return attempt(stores[n], n)
+        return attempt(processes[n].bus, n)
 
     try:
         with ThreadPoolExecutor(count) as pool:
             return list(pool.map(call, range(count)))
     finally:
-        for store in stores:
-            store.close()
+        for process in processes:
+            process.close()
 
 
 def test_concurrent_registrations_of_one_username_give_exactly_one_account(container):
-    def attempt(store: EventStore, n: int) -> object:
+    def attempt(bus: Bus, n: int) -> object:
         command = RegisterUser(
             username="Popular", password="correct horse", email=f"p{n}@example.com"
         )
         try:
-            return execute(store, command).fields["uid"]
+            return bus.execute(command).fields["uid"]
         except UpareError as ex:
             return ex.code
 
@@ -93,10 +104,9 @@ def test_concurrent_registrations_of_one_username_give_exactly_one_account(conta
 
 
 def test_concurrent_registrations_of_different_users_get_distinct_uids(container):
-    def attempt(store: EventStore, n: int) -> list[int]:
+    def attempt(bus: Bus, n: int) -> list[int]:
         return [
-            execute(
-                store,
+            bus.execute(
                 RegisterUser(
                     username=f"user{n}x{k}",
                     password="correct horse",

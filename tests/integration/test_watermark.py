@@ -6,7 +6,7 @@ import pytest
 
 from projections import catalog
 from projections.users import UsersProjection
-from queries.freshness import watermark
+from projections.watermark import watermark
 from upare.bootstrap import Container
 
 LIVE = UsersProjection(1)

@@ -29,7 +29,7 @@ def client(embedded: Container) -> falcon.testing.TestClient:
 @pytest.fixture
 def project(embedded: Container):
     """Return a function that runs the projections over everything stored so far."""
-    feed = StoreFeed(embedded.store, embedded.db, embedded.projections)
+    feed = StoreFeed(embedded.log, embedded.db, embedded.projections)
 
     def run() -> None:
         while feed.run_once():

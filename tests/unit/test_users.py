@@ -4,26 +4,36 @@ from __future__ import annotations
 
 import pytest
 
-from commands.handlers import execute
-from commands.store import EventStore
-from commands.users import RegisterUser
+from commands.application import WriteApplication
+from commands.handlers import Bus
+from commands.users import RegisterUser, Uids
 from domain.errors import UpareError
 from domain.passwords import verify_password
 from domain.users import Index, User, index_id, user_id
 
 
 @pytest.fixture
-def store() -> EventStore:
-    return EventStore(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+def store() -> WriteApplication:
+    return WriteApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
 
 
-def register(store: EventStore, username: str = "alice", email: str = "alice@example.com"):
+def process(store: WriteApplication) -> Bus:
+    """Return the command bus of a process writing to this store."""
+    return Bus({"app": store, "uids": Uids(store)})
+
+
+@pytest.fixture
+def bus(store: WriteApplication) -> Bus:
+    return process(store)
+
+
+def register(bus: Bus, username: str = "alice", email: str = "alice@example.com"):
     command = RegisterUser(username=username, password="correct horse", email=email)
-    return execute(store, command)
+    return bus.execute(command)
 
 
-def test_registering_records_the_user_and_claims_its_username_and_email(store):
-    done = register(store)
+def test_registering_records_the_user_and_claims_its_username_and_email(store, bus):
+    done = register(bus)
 
     user = store.repository.get(user_id(done.fields["uid"]))
     assert (user.username, user.email, user.nickname) == ("alice", "alice@example.com", "alice")
@@ -32,20 +42,35 @@ def test_registering_records_the_user_and_claims_its_username_and_email(store):
     assert done.position == 3  # the user and its two claims, saved together
 
 
-def test_uids_are_numbered_from_10001_upwards(store):
-    uids = [register(store, f"user{n}", f"user{n}@example.com").fields["uid"] for n in range(3)]
+def test_uids_are_numbered_from_10001_upwards(bus):
+    uids = [register(bus, f"user{n}", f"user{n}@example.com").fields["uid"] for n in range(3)]
     assert uids == [10001, 10002, 10003]
 
 
-def test_a_new_process_continues_the_uid_sequence(store):
+def test_a_new_process_continues_the_uid_sequence(store, bus):
     for n in range(5):
-        register(store, f"user{n}", f"user{n}@example.com")
-    store.forget_uid()  # as a freshly started process would
-    assert register(store, "late", "late@example.com").fields["uid"] == 10006
+        register(bus, f"user{n}", f"user{n}@example.com")
+    assert register(process(store), "late", "late@example.com").fields["uid"] == 10006
 
 
-def test_the_password_is_stored_only_as_an_argon2id_hash(store):
-    done = register(store)
+def test_two_processes_registering_in_turn_share_one_dense_uid_sequence(store):
+    first, second = process(store), process(store)
+    uids = [
+        register(bus, f"user{n}", f"user{n}@example.com").fields["uid"]
+        for n, bus in enumerate([first, second, first, second, first])
+    ]
+    assert uids == [10001, 10002, 10003, 10004, 10005]
+
+
+def test_a_uid_given_back_after_a_failed_save_is_handed_out_again(store):
+    uids = Uids(store)
+    taken = uids.take()
+    uids.back(taken)
+    assert uids.take() == taken == 10001
+
+
+def test_the_password_is_stored_only_as_an_argon2id_hash(store, bus):
+    done = register(bus)
     user = store.repository.get(user_id(done.fields["uid"]))
     stored = b"".join(n.state for n in store.recorder.select_notifications(1, 10))
 
@@ -61,10 +86,10 @@ def test_the_password_is_stored_only_as_an_argon2id_hash(store):
         ("bob", "ALICE@example.COM", 202003),
     ],
 )
-def test_a_taken_username_or_email_is_refused_whatever_its_case(store, username, email, code):
-    register(store)
+def test_a_taken_username_or_email_is_refused_whatever_its_case(bus, username, email, code):
+    register(bus)
     with pytest.raises(UpareError) as refused:
-        register(store, username, email)
+        register(bus, username, email)
     assert refused.value.code == code
     assert refused.value.status == 409
 
@@ -79,9 +104,11 @@ def test_a_taken_username_or_email_is_refused_whatever_its_case(store, username,
         ("alice", "correct horse", "not-an-email", "email"),
     ],
 )
-def test_bad_values_are_refused_with_the_parameter_named(store, username, password, email, field):
+def test_bad_values_are_refused_with_the_parameter_named(
+    store, bus, username, password, email, field
+):
     with pytest.raises(UpareError) as refused:
-        execute(store, RegisterUser(username=username, password=password, email=email))
+        bus.execute(RegisterUser(username=username, password=password, email=email))
     assert refused.value.code == 100004
     assert field in refused.value.errors
     assert store.recorder.max_notification_id() in (None, 0)

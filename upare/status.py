@@ -1,17 +1,17 @@
-"""How far the event pipeline has got: each projection's watermark and lag, dead letters, relay."""
+"""How far the event pipeline has got, for operators: each projection's watermark and lag
+(against the event store's log), dead letters, the relay's position."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from commands.store import EventStore
 from projections.base import Projection
 from projections.database import ReadDB
 from projections.dead_letters import OPEN as OPEN_LETTERS
 from projections.dead_letters import TABLE as DEAD_LETTERS
-from queries.freshness import watermark
-from workers.records import to_record
+from projections.events import EventLog
+from projections.watermark import watermark
 
 RELAY_POSITION = "relay_position"
 
@@ -37,30 +37,18 @@ class PipelineStatus:
     relay_position: int | None  # None: no relay (embedded feed), or it has not run yet
 
 
-def table_exists(db: ReadDB, table: str) -> bool:
-    """Tell whether a table (or view) exists in the read-model database."""
-    if db.dialect == "postgres":
-        row = db.fetchone("SELECT to_regclass(?) IS NOT NULL", (table,))
-    else:
-        row = db.fetchone(
-            "SELECT count(*) > 0 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?",
-            (table,),
-        )
-    return bool(row and row[0])
-
-
-def oldest_unapplied_age(store: EventStore, position: int) -> float:
+def oldest_unapplied_age(log: EventLog, position: int) -> float:
     """Return how many seconds ago the first event after `position` was stored (0 if none)."""
-    after = store.recorder.select_notifications(position, 1, inclusive_of_start=False)
+    after = log.read(position, 1)
     if not after:
         return 0.0
-    stored = to_record(after[0], store.mapper.transcoder).timestamp
+    stored = after[0].timestamp
     return max(0.0, (datetime.now(UTC) - stored).total_seconds())
 
 
 def dead_letter_counts(db: ReadDB) -> dict[str, int]:
     """Return the open dead letters of each projection's live generation (none: no table)."""
-    if not table_exists(db, DEAD_LETTERS):
+    if not db.table_exists(DEAD_LETTERS):
         return {}
     rows = db.fetchall(
         f"SELECT d.projection, count(*) FROM {DEAD_LETTERS} d JOIN projection_state s"
@@ -73,17 +61,17 @@ def dead_letter_counts(db: ReadDB) -> dict[str, int]:
 
 def relay_position(db: ReadDB) -> int | None:
     """Return the last position the relay published to Kafka, None before it ever ran."""
-    if not table_exists(db, RELAY_POSITION):
+    if not db.table_exists(RELAY_POSITION):
         return None
     row = db.fetchone(f"SELECT max(position) FROM {RELAY_POSITION}")
     return None if row is None or row[0] is None else int(row[0])
 
 
 def pipeline_status(
-    store: EventStore, db: ReadDB, projection_classes: list[type[Projection]], relay: bool
+    log: EventLog, db: ReadDB, projection_classes: list[type[Projection]], relay: bool
 ) -> PipelineStatus:
     """Return where the store, each projection and (when `relay`, i.e. on Kafka) the relay are."""
-    head = store.recorder.max_notification_id() or 0
+    head = log.head()
     generations: dict[str, int] = dict(db.fetchall("SELECT name, generation FROM projection_state"))
     letters = dead_letter_counts(db)
     statuses = []
@@ -95,7 +83,7 @@ def pipeline_status(
                 generation=generations.get(cls.name),
                 watermark=mark,
                 lag_events=max(0, head - mark),
-                lag_seconds=oldest_unapplied_age(store, mark) if head > mark else 0.0,
+                lag_seconds=oldest_unapplied_age(log, mark) if head > mark else 0.0,
                 dead_letters=letters.get(cls.name, 0),
             )
         )

@@ -1,4 +1,7 @@
-"""Tell waiting queries when to look at the watermarks again: on NOTIFY, or after a short poll."""
+"""Tell waiting queries when to look at the watermarks again: on NOTIFY, or after a short poll.
+
+The read-model database picks one (`ReadDB.wakeup()`).
+"""
 
 from __future__ import annotations
 
@@ -6,18 +9,11 @@ import logging
 import os
 import threading
 import time
-from typing import Protocol
 
 from projections.catalog import PROGRESS_CHANNEL
-from projections.database import ReadDB
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.005
-
-
-class Wakeup(Protocol):
-    def mark(self) -> int: ...
-    def wait(self, mark: int, timeout: float) -> None: ...
 
 
 class Poll:
@@ -121,10 +117,3 @@ class Listen:
                 self._thread = None
         finally:
             self._wake(listening=False)
-
-
-def wakeup_for(db: ReadDB) -> Wakeup:
-    """Return the cheapest low-latency wake-up this read-model database offers."""
-    if db.dialect == "postgres":
-        return Listen(db.url)  # type: ignore[attr-defined]
-    return Poll()

@@ -1,0 +1,34 @@
+"""The write application: the event store, aggregate loading and atomic saves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+
+
+@dataclass(frozen=True)
+class Done:
+    """What a command answers: its own fields and, when it stored events, the global position
+    of its last one (a command that stores nothing, such as a login, has none)."""
+
+    position: int | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+class WriteApplication(Application[UUID]):
+    """Upare's event-sourced write side (eventsourcing on SQLite or PostgreSQL)."""
+
+    name = "upare"
+
+    def record(self, *aggregates: Aggregate, **fields: Any) -> Done:
+        """Save the new events of these aggregates in one transaction; answer their position."""
+        recordings = self.save(*aggregates)
+        return Done(max(rec.notification.id for rec in recordings), fields)
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        """Tell whether any event was stored for this aggregate id."""
+        return bool(self.recorder.select_events(aggregate_id, limit=1))

@@ -1,0 +1,125 @@
+"""The read models in PostgreSQL, through a psycopg 3 connection pool."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+from projections.database import ONE_ROW_INSERT, Reads, Transaction, Wakeup
+
+ADVISORY_CLASS = 7261000  # pg advisory locks taken by `exclusive`: (class, hashtext(name))
+ARRAY_TYPES = {bool: "boolean[]", int: "bigint[]", float: "double precision[]"}
+# a quoted literal or identifier (kept whole), a `?` placeholder, or a `%`
+TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?|%")
+
+
+@lru_cache(maxsize=1024)
+def to_psycopg(sql: str) -> str:
+    """Turn `?` placeholders into psycopg's `%s`, leaving any `?` in quotes, and escape `%`."""
+
+    def swap(match: re.Match[str]) -> str:
+        piece = match.group()
+        return "%s" if piece == "?" else piece.replace("%", "%%")
+
+    return TOKENS.sub(swap, sql)
+
+
+def _array_type(column: list[Any]) -> str:
+    """Return the PostgreSQL array type for a column of Python values (text by default)."""
+    sample = next((value for value in column if value is not None), "")
+    return ARRAY_TYPES.get(type(sample), "text[]")
+
+
+class PostgresTransaction(Transaction):
+    dialect = "postgres"
+    for_update = " FOR UPDATE"
+
+    def _sql(self, sql: str) -> str:
+        return to_psycopg(sql)
+
+    def among(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
+        """One array parameter: a short statement for any number of values."""
+        return f"{column} = ANY(?::text[])", [list(values)]
+
+    def execute_rows(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Send the rows as one array per column through `unnest`, in one short statement.
+
+        Thousands of placeholders cost psycopg more to build and parse than the server to
+        insert; array types follow the Python values, so a column that fails to cast fails
+        the statement.
+        """
+        insert = ONE_ROW_INSERT.fullmatch(sql)
+        if insert is None or len(rows) < 2:
+            self.executemany(sql, rows)
+            return
+        head, _values, tail = insert.groups()
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        marks = ", ".join(f"?::{_array_type(column)}" for column in columns)
+        select = head.rstrip()[: -len("VALUES")] + f"SELECT * FROM unnest({marks})"
+        self.execute(select + tail, columns)
+
+    def lock_exclusive(self, key: int) -> None:
+        self.execute("SELECT pg_advisory_xact_lock(?)", (key,))
+
+    def notify(self, channel: str) -> None:
+        self.execute(f"NOTIFY {channel}")
+
+    def table_exists(self, table: str) -> bool:
+        row = self.fetchone("SELECT to_regclass(?) IS NOT NULL", (table,))
+        return bool(row and row[0])
+
+
+class PostgresDB(Reads):
+    """Read models in PostgreSQL through a psycopg 3 connection pool."""
+
+    dialect = "postgres"
+
+    def __init__(self, url: str, max_size: int = 8) -> None:
+        from psycopg_pool import ConnectionPool
+
+        self.url = url
+        # No server-side prepared statements: psycopg prepares a query after five runs, and the
+        # generic plan of `originator_id IN (?, ...)` (tracking lookups) scans the whole table:
+        # measured 137 ms per 500-id lookup at 20k tracked aggregates, a rebuild at 6k events/s
+        # instead of 17k/s.
+        self.pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_size,
+            open=True,
+            timeout=5,
+            kwargs={"prepare_threshold": None, "connect_timeout": 5},
+            check=ConnectionPool.check_connection,
+        )
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Transaction]:
+        with self.pool.connection() as connection, connection.transaction():
+            yield PostgresTransaction(connection.cursor())
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """Hold a session advisory lock named `name` while the block runs; yield if it was free."""
+        key = (ADVISORY_CLASS, name)
+        with self.pool.connection() as connection:
+            row = connection.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", key)
+            taken = bool(row.fetchone()[0])  # type: ignore[index]
+            connection.commit()
+            try:
+                yield taken
+            finally:
+                if taken:
+                    connection.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", key)
+                    connection.commit()
+
+    def wakeup(self) -> Wakeup:
+        """Wake on the feeds' NOTIFY (see `projections.wakeup.Listen`)."""
+        from projections.wakeup import Listen
+
+        return Listen(self.url)
+
+    def close(self) -> None:
+        self.pool.close()
