@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
+from projections import outbox
 from projections.database import Transaction
 
 
@@ -42,8 +43,8 @@ class Projection:
     readers read the views `<name>_<table>`, which point at the live generation.
 
     `replay` is True while a rebuild replays events the live generation has already handled.
-    A projection with side effects (`has_side_effects = True`: mails, pushes) must check it in
-    its handlers and skip the side effect when it is set, changing only its tables.
+    A projection with side effects (`has_side_effects = True`: mails, SMS) queues them with
+    `send`, which writes nothing while `replay` is set: a rebuild never delivers.
     """
 
     name: ClassVar[str]
@@ -76,3 +77,17 @@ class Projection:
     def apply(self, tx: Transaction, event: EventRecord) -> None:
         """Change this projection's tables for one event it handles."""
         self.handlers[event.type](self, tx, event)
+
+    def send(
+        self, tx: Transaction, event: EventRecord, purpose: str, message: outbox.Message
+    ) -> None:
+        """Queue a message caused by this event, in this transaction (`projections.outbox`).
+
+        Its key is this projection's name, the event's aggregate and version, and `purpose`
+        (one event may cause several messages), so the same event never queues it twice.
+        """
+        if not self.has_side_effects:
+            raise TypeError(f"{self.name} sends messages: declare has_side_effects = True")
+        if not self.replay:
+            key = outbox.key(self.name, event.originator_id, event.version, purpose)
+            outbox.put(tx, key, message)

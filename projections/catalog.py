@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from projections import dead_letters
+from projections import dead_letters, outbox
 from projections.base import Projection
 from projections.database import ReadDB, Transaction
 
@@ -99,6 +99,7 @@ def install(db: ReadDB, projection_classes: list[type[Projection]]) -> None:
             tx.execute("SELECT pg_advisory_xact_lock(?)", (INSTALL_LOCK,))
         for table, columns in META_TABLES.items():
             tx.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+        outbox.create(tx)
         for cls in projection_classes:
             if live_generation(tx, cls.name) is None:
                 projection = cls(1)

@@ -10,6 +10,7 @@ from projections.base import Projection
 from projections.database import PostgresDB, ReadDB, SqliteDB
 from upare.cache import Cache, RedisCache, SqliteCache
 from upare.settings import Settings, postgres_env
+from workers.mailer import Mailer
 
 
 @dataclass
@@ -20,6 +21,7 @@ class Container:
     store: EventStore
     db: ReadDB
     cache: Cache
+    mailer: Mailer
     projections: list[type[Projection]]
 
     def close(self) -> None:
@@ -72,6 +74,7 @@ def bootstrap(settings: Settings | None = None) -> Container:
         store=build_store(settings),
         db=build_readdb(settings),
         cache=build_cache(settings),
+        mailer=Mailer(settings.mail_url, settings.sms_url, settings.mail_from),
         projections=PROJECTIONS,
     )
     catalog.install(container.db, container.projections)
