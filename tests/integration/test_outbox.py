@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import pytest
+from typer.testing import CliRunner
 
 from projections import catalog, outbox
 from projections.apply import Retry, apply_batch
@@ -12,6 +14,7 @@ from projections.base import EventRecord, Projection, handles
 from projections.database import Transaction
 from projections.rebuild import rebuild
 from tests.integration.tally import POISON, Counter
+from upare.cli import app
 from workers.records import to_records
 from workers.store_feed import StoreFeed
 
@@ -172,3 +175,24 @@ def test_a_projection_without_side_effects_cannot_send(container):
     event = EventRecord(1, "some-aggregate", 1, "Counter.Added", datetime.now(UTC), {})
     with container.db.transaction() as tx, pytest.raises(TypeError, match="has_side_effects"):
         Quiet().send(tx, event, "receipt", outbox.sms(to="+15550100", body="hi"))
+
+
+def test_upare_outbox_list_shows_each_message_and_how_it_fared(container):
+    outbox.enqueue(
+        container.db, "test:list:1:mail", outbox.mail(to="bob@x.io", subject="s", body="b")
+    )
+    env = {
+        "UPARE_DATA_DIR": str(container.settings.data_dir),
+        "UPARE_DATABASE_URL": container.settings.database_url,
+    }
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        result = CliRunner().invoke(app, ["outbox", "list", "--status", "pending"], env=env)
+    finally:
+        root.handlers[:], root.level = handlers, level
+
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.stdout.splitlines() if "test:list:1:mail" in line)
+    assert "bob@x.io" in row and "pending" in row and "mail" in row
+    assert "outbox (1)" in result.stdout
