@@ -13,11 +13,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
+import psycopg
 import pytest
 
 from projections import outbox
 from tests.integration.fleet import ROOT, Fleet
 from tests.integration.smtp import Inbox, SmtpServer
+from upare.bootstrap import bootstrap
+from upare.settings import Settings
 from workers.deliverer import Deliverer, Policy
 from workers.mailer import Mailer, message_id
 
@@ -110,6 +113,32 @@ def test_mails_a_server_keeps_refusing_end_failed_with_its_answer(container):
     assert failed.last_error.startswith("refused: 550 5.1.1 no such mailbox here")
     assert failed.refused
     assert server.inbox.mails == []
+
+
+@pytest.mark.postgres
+def test_the_deliverer_rides_out_a_database_that_goes_away(postgres_server, postgres_url, tmp_path):
+    settings = Settings(data_dir=tmp_path, database_url=postgres_url)
+    name = postgres_url.rsplit("/", 1)[1]
+    with (
+        bootstrap(settings) as container,
+        SmtpServer() as server,
+        delivering(container, server.url, Policy()),
+    ):
+        before = queue_mails(container, 1, "before")
+        until(lambda: statuses(container, before) == ["sent"], why="sent before")
+        with psycopg.connect(postgres_server, autocommit=True) as admin:
+            admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+            time.sleep(0.5)  # the deliverer finds its connections gone, and no new ones
+            admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+        with bootstrap(settings) as again:
+            after = queue_mails(again, 2, "after")
+            until(lambda: statuses(again, after) == ["sent"] * 2, why="sent after")
+
+    assert server.inbox.message_ids() == Counter({message_id(key): 1 for key in before + after})
 
 
 def seconds_until(moment: str) -> float:
