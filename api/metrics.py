@@ -28,6 +28,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from projections import outbox
 from upare.bootstrap import Container
 from upare.status import pipeline_status
 
@@ -85,6 +86,7 @@ class PipelineCollector(Collector):
                 self.container.projections,
                 relay=bool(self.container.settings.kafka_bootstrap),
             )
+            deliveries = outbox.counts(self.container.db)
         except Exception as ex:  # a scrape must still answer; the gauge says it failed
             log.warning("reading the pipeline for /metrics failed: %r", ex)
             up.add_metric([], 0)
@@ -109,6 +111,10 @@ class PipelineCollector(Collector):
             yield GaugeMetricFamily(
                 "upare_relay_position", "Last position published to Kafka", status.relay_position
             )
+        family = GaugeMetricFamily("upare_outbox_messages", "Outbox rows", labels=["status"])
+        for state in (outbox.PENDING, outbox.SENDING, outbox.SENT, outbox.FAILED):
+            family.add_metric([state], deliveries.get(state, 0))
+        yield family
 
 
 class Metrics:

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from eventsourcing.domain import DomainEvent
 from eventsourcing.utils import resolve_topic
 
+from projections import outbox
 from projections.database import Transaction
 from projections.events import EventRecord
 
@@ -36,8 +37,8 @@ class Projection:
     (`projections.lifecycle`).
 
     `replay` is True while a rebuild replays events the live generation has already handled.
-    A projection with side effects (`has_side_effects = True`: mails, pushes) must check it in
-    its handlers and skip the side effect when it is set, changing only its tables.
+    A projection with side effects (`has_side_effects = True`: mails, SMS) queues them with
+    `send`, which writes nothing while `replay` is set: a rebuild never delivers.
     """
 
     name: ClassVar[str]
@@ -94,3 +95,17 @@ class Projection:
         handler = self.handler(event.topic)
         assert handler is not None, f"{self.name} does not handle {event.topic}"
         handler(self, tx, event)
+
+    def send(
+        self, tx: Transaction, event: EventRecord, purpose: str, message: outbox.Message
+    ) -> None:
+        """Queue a message caused by this event, in this transaction (`projections.outbox`).
+
+        Its key is this projection's name, the event's aggregate and version, and `purpose`
+        (one event may cause several messages), so the same event never queues it twice.
+        """
+        if not self.has_side_effects:
+            raise TypeError(f"{self.name} sends messages: declare has_side_effects = True")
+        if not self.replay:
+            key = outbox.key(self.name, event.originator_id, event.version, purpose)
+            outbox.put(tx, key, message)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from projections import dead_letters
+from projections import dead_letters, outbox
 from projections.base import Projection
 from projections.database import ReadDB, Transaction
+from projections.wakeup import PROGRESS_CHANNEL
 
 META_TABLES = {
     # the live generation of each projection, and the version it was built with (NULL: its
@@ -32,7 +33,6 @@ META_TABLES = {
 }
 INSTALL_LOCK = 7261001
 STORE_FEED = -1  # the `feed` of positions read from the store's log; Kafka uses partitions
-PROGRESS_CHANNEL = "upare_projections"  # NOTIFY'd by the feeds when positions move
 
 
 def create_tables(tx: Transaction, projection: Projection) -> None:
@@ -112,6 +112,7 @@ def install(db: ReadDB, projection_classes: list[type[Projection]], head: int) -
         tx.lock_exclusive(INSTALL_LOCK)  # processes starting together must not race on DDL
         for table, columns in META_TABLES.items():
             tx.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+        outbox.create(tx)
         for cls in projection_classes:
             if live_generation(tx, cls.name) is None:
                 projection = cls(1)

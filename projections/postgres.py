@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from projections.database import ONE_ROW_INSERT, Reads, Transaction, Wakeup
+from projections.wakeup import POLL_SECONDS, PROGRESS_CHANNEL, Listen
 
 ADVISORY_CLASS = 7261000  # pg advisory locks taken by `exclusive`: (class, hashtext(name))
 ARRAY_TYPES = {bool: "boolean[]", int: "bigint[]", float: "double precision[]"}
@@ -36,6 +37,7 @@ def _array_type(column: list[Any]) -> str:
 class PostgresTransaction(Transaction):
     dialect = "postgres"
     for_update = " FOR UPDATE"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def _sql(self, sql: str) -> str:
         return to_psycopg(sql)
@@ -115,11 +117,9 @@ class PostgresDB(Reads):
                     connection.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", key)
                     connection.commit()
 
-    def wakeup(self) -> Wakeup:
-        """Wake on the feeds' NOTIFY (see `projections.wakeup.Listen`)."""
-        from projections.wakeup import Listen
-
-        return Listen(self.url)
+    def wakeup(self, channel: str = PROGRESS_CHANNEL, poll: float = POLL_SECONDS) -> Wakeup:
+        """Wake on the NOTIFY of `channel` (see `projections.wakeup.Listen`)."""
+        return Listen(self.url, channel)
 
     def close(self) -> None:
         self.pool.close()

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from projections.database import Reads, Transaction, Wakeup
+from projections.wakeup import POLL_SECONDS, PROGRESS_CHANNEL, Poll
 
 
 class SqliteTransaction(Transaction):
@@ -65,11 +66,9 @@ class SqliteDB(Reads):
                 return
             yield True
 
-    def wakeup(self) -> Wakeup:
-        """SQLite has nothing to listen to: waiters poll every few milliseconds."""
-        from projections.wakeup import Poll
-
-        return Poll()
+    def wakeup(self, channel: str = PROGRESS_CHANNEL, poll: float = POLL_SECONDS) -> Wakeup:
+        """SQLite has nothing to listen to: waiters look again every `poll` seconds."""
+        return Poll(poll)
 
     def close(self) -> None:
         connection = getattr(self._local, "connection", None)

@@ -10,14 +10,16 @@ import os
 import threading
 import time
 
-from projections.catalog import PROGRESS_CHANNEL
-
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.005
+PROGRESS_CHANNEL = "upare_projections"  # NOTIFY'd by the feeds when positions move
 
 
 class Poll:
     """Look again every few milliseconds (SQLite, where there is nothing to listen to)."""
+
+    def __init__(self, interval: float = POLL_SECONDS) -> None:
+        self.interval = interval
 
     def mark(self) -> int:
         """Return a mark to wait from (always 0: polls have no events to count)."""
@@ -25,7 +27,7 @@ class Poll:
 
     def wait(self, mark: int, timeout: float) -> None:
         """Sleep a poll interval, or less when the timeout is nearer."""
-        time.sleep(max(0.0, min(timeout, POLL_SECONDS)))
+        time.sleep(max(0.0, min(timeout, self.interval)))
 
 
 class Listen:

@@ -16,4 +16,3 @@ def public_profile(db: ReadDB, uid: int) -> dict[str, Any] | None:
     if row is None:
         return None
     return {"uid": row[0], "username": row[1], "nickname": row[2], "avatar": None}
-

@@ -17,6 +17,7 @@ from projections.database import ReadDB
 from projections.events import EventLog
 from upare.cache import Cache, RedisCache, SqliteCache
 from upare.settings import Settings, postgres_env
+from workers.mailer import Mailer
 
 
 def utc_now() -> datetime:
@@ -31,6 +32,7 @@ class Container:
     app: WriteApplication
     db: ReadDB
     cache: Cache
+    mailer: Mailer
     projections: list[type[Projection]]
     clock: Callable[[], datetime] = utc_now
 
@@ -114,6 +116,7 @@ def bootstrap(
         app=build_app(settings),
         db=build_readdb(settings),
         cache=build_cache(settings),
+        mailer=Mailer(settings.mail_url, settings.sms_url, settings.mail_from),
         projections=PROJECTIONS if projections is None else projections,
     )
     catalog.install(container.db, container.projections, container.log.head())

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from upare import cli_image, cli_pipeline, logs
+from upare import cli_image, cli_outbox, cli_pipeline, logs
 from upare.bootstrap import bootstrap
 from upare.cli_projections import app as projections_app
 from upare.settings import Settings
@@ -21,7 +21,8 @@ app = typer.Typer(help="Upare: an event-sourced social calendar backend.", no_ar
 db_app = typer.Typer(help="The event store and read-model databases.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(projections_app, name="projections")
-cli_pipeline.register(app, projections_app)  # relay, projector, dead-letters
+cli_pipeline.register(app, projections_app)  # relay, projector, deliverer, dead-letters
+app.add_typer(cli_outbox.app, name="outbox")
 app.add_typer(cli_image.app, name="image")
 log = logging.getLogger("upare")
 # gunicorn's access log, with the request id the API sets on every response
@@ -46,7 +47,10 @@ def db_init() -> None:
 
 @app.command()
 def worker() -> None:
-    """Run the projections until stopped: from the store's log, or relay + projector on Kafka."""
+    """Run the workers until stopped: the projections, and the outbox's deliverer.
+
+    The projections are fed from the store's log, or on Kafka by the relay and a projector.
+    """
     from workers.store_feed import StoreFeed
 
     logs.configure()
@@ -55,7 +59,8 @@ def worker() -> None:
             cli_pipeline.kafka_worker(container, stop_on_signals())
             return
         feed = StoreFeed(container.log, container.db, container.projections, container.retry)
-        feed.run(stop_on_signals())
+        deliverer = cli_outbox.deliverer_loop(container)
+        cli_pipeline.run_loops([feed.run, deliverer], stop_on_signals())
 
 
 def share_metrics(settings: Settings) -> None:

@@ -14,6 +14,7 @@ from projections import dead_letters
 from projections.apply import retry_parked, skip_parked
 from upare import logs
 from upare.bootstrap import Container, bootstrap
+from upare.cli_outbox import deliverer_loop
 from upare.cli_projections import find
 from workers.kafka import KafkaConfig
 
@@ -90,9 +91,14 @@ def projector() -> None:
     _run(projector_loop)
 
 
+def deliverer() -> None:
+    """Send the outbox's mails and SMS until stopped."""
+    _run(deliverer_loop)
+
+
 def kafka_worker(container: Container, stop: threading.Event) -> None:
-    """Run the relay and the projector in this process (`upare worker` on Kafka)."""
-    run_loops([relay_loop(container), projector_loop(container)], stop)
+    """Run the relay, the projector and the deliverer in this process (`upare worker` on Kafka)."""
+    run_loops([relay_loop(container), projector_loop(container), deliverer_loop(container)], stop)
 
 
 @dead_letters_app.command("list")
@@ -160,7 +166,8 @@ def skip_command(
 
 
 def register(app: typer.Typer, projections_app: typer.Typer) -> None:
-    """Add `relay`, `projector` and `projections dead-letters` to the `upare` command."""
+    """Add `relay`, `projector`, `deliverer` and `projections dead-letters` to `upare`."""
     app.command()(relay)
     app.command()(projector)
+    app.command()(deliverer)
     projections_app.add_typer(dead_letters_app, name="dead-letters")

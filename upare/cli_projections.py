@@ -15,6 +15,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from projections import outbox
 from projections.base import Projection
 from projections.rebuild import RebuildError, rebuild
 from upare import logs
@@ -75,6 +76,7 @@ def status_command() -> None:
     with bootstrap() as container:
         on_kafka = bool(container.settings.kafka_bootstrap)
         status = pipeline_status(container.log, container.db, container.projections, on_kafka)
+        deliveries = outbox.counts(container.db)
     table = Table(title=f"projections (event store at position {status.head})")
     for header in ("projection", "generation", "watermark", "lag (events)", "lag (s)"):
         table.add_column(header, justify="left" if header == "projection" else "right")
@@ -91,4 +93,6 @@ def status_command() -> None:
     console = Console()
     console.print(table)
     relay = "-" if status.relay_position is None else str(status.relay_position)
+    waiting = deliveries.get(outbox.PENDING, 0) + deliveries.get(outbox.SENDING, 0)
+    console.print(f"outbox: {waiting} to send, {deliveries.get(outbox.FAILED, 0)} failed")
     console.print(f"relay position: {relay}")

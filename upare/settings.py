@@ -17,7 +17,12 @@ class Settings:
     database_url: str = ""
     redis_url: str = ""
     kafka_bootstrap: str = ""
-    mail_url: str = ""
+    mail_url: str = "console://"  # from_env: file://$UPARE_DATA_DIR/mail
+    sms_url: str = "console://"  # from_env: file://$UPARE_DATA_DIR/sms
+    mail_from: str = "Upare <no-reply@upare.invalid>"
+    delivery_attempts: int = 5  # sends of an outbox message before it is marked failed
+    delivery_backoff: float = 2.0  # seconds before the first retry, doubling
+    delivery_lease: float = 120.0  # seconds a deliverer holds a message it is sending
     secret_key: str = "development-only-secret"  # noqa: S105 (refused in production)
     max_body_bytes: int = 8 * 1024 * 1024
     projection_retries: int = 3  # a failing batch's retries before its culprit is parked
@@ -40,6 +45,11 @@ class Settings:
             redis_url=environ.get("UPARE_REDIS_URL") or "",
             kafka_bootstrap=environ.get("UPARE_KAFKA_BOOTSTRAP") or "",
             mail_url=environ.get("UPARE_MAIL_URL") or f"file://{data_dir.resolve()}/mail",
+            sms_url=environ.get("UPARE_SMS_URL") or f"file://{data_dir.resolve()}/sms",
+            mail_from=environ.get("UPARE_MAIL_FROM") or cls.mail_from,
+            delivery_attempts=int(environ.get("UPARE_DELIVERY_ATTEMPTS") or cls.delivery_attempts),
+            delivery_backoff=float(environ.get("UPARE_DELIVERY_BACKOFF") or cls.delivery_backoff),
+            delivery_lease=float(environ.get("UPARE_DELIVERY_LEASE") or cls.delivery_lease),
             secret_key=environ.get("UPARE_SECRET_KEY") or cls.secret_key,
             max_body_bytes=int(environ.get("UPARE_MAX_BODY_BYTES") or cls.max_body_bytes),
             projection_retries=int(
@@ -74,6 +84,12 @@ class Settings:
             raise SystemExit("UPARE_SECRET_KEY must be set when UPARE_ENV=production")
         if not (self.is_postgres or self.database_url.startswith("sqlite:///")):
             raise SystemExit("UPARE_DATABASE_URL must be postgresql://... or sqlite:///DIR")
+        if not self.mail_url.startswith(("smtp://", "file://", "console://")):
+            raise SystemExit("UPARE_MAIL_URL must be smtp://host:port, file:///DIR or console://")
+        if not self.sms_url.startswith(("file://", "console://")):
+            raise SystemExit("UPARE_SMS_URL must be file:///DIR or console://")
+        if self.delivery_attempts < 1:
+            raise SystemExit("UPARE_DELIVERY_ATTEMPTS must be 1 or more")
 
 
 def postgres_env(url: str) -> dict[str, str]:

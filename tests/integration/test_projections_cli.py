@@ -74,6 +74,7 @@ def test_status_shows_each_projections_generation_watermark_lag_and_dead_letters
     assert cells[:4] == ["users", "1", "2", "3"]  # name, generation, watermark, lag in events
     assert float(cells[4]) >= 0.0  # lag in seconds: the age of the oldest unapplied event
     assert cells[5] == "1"  # one open dead letter
+    assert lines[-2] == "outbox: 0 to send, 0 failed"
     assert lines[-1] == "relay position: -"
 
 

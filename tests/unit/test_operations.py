@@ -9,6 +9,7 @@ import falcon.testing
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
+from projections import outbox
 from upare.bootstrap import bootstrap
 from upare.settings import Settings
 
@@ -116,6 +117,15 @@ def test_metrics_show_each_projections_watermark_lag_and_dead_letters(client, pr
     assert caught_up[("upare_projection_generation", users)] == 1
     assert caught_up[("upare_projection_dead_letters", users)] == 0
     assert ("upare_relay_position", ()) not in caught_up  # embedded: no relay
+
+
+def test_metrics_count_the_outbox_messages_by_status(client, embedded):
+    outbox.enqueue(embedded.db, "test:1:1:mail", outbox.mail(to="a@x.io", subject="s", body="b"))
+
+    samples = scrape(client)
+
+    assert samples[("upare_outbox_messages", (("status", "pending"),))] == 1
+    assert samples[("upare_outbox_messages", (("status", "failed"),))] == 0
 
 
 def test_probes_and_metrics_are_documented_apart_from_the_api(client):

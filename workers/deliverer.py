@@ -1,0 +1,140 @@
+"""Deliver the outbox: send each queued message after its transaction committed, record how it went.
+
+For one message at a time:
+1. **claim**: one short transaction takes a due row (`pending`, or `sending` whose lease ran
+   out), sets it `sending`, counts the attempt and leases it for `lease` seconds. On
+   PostgreSQL `FOR UPDATE SKIP LOCKED` lets several deliverers share the outbox; on SQLite
+   `BEGIN IMMEDIATE` serialises them.
+2. **send** it through the mailer, outside any transaction.
+3. **record**, in a second transaction: `sent` with the time; after a failure `pending` again,
+   due `backoff * 2**(attempts - 1)` seconds later, or `failed` once `attempts` are spent,
+   with the error. The update matches only its own claim (still `sending`, same attempt), so a
+   deliverer whose lease ran out cannot overwrite a later attempt's outcome.
+
+A deliverer killed between 2 and the commit of 3 leaves the row `sending`; when the lease runs
+out another (or the restarted) deliverer sends it again. SMTP cannot tell whether it has a mail
+already, so that one mail arrives twice, both copies with the same Message-ID; `file://` finds
+its file and writes nothing (exactly once). A crash counts as an attempt.
+
+The deliverer rides out outages: a mail server that fails fails one attempt of one message; a
+read-model database that fails makes the loop wait (doubling, at most 5 s) and go on, keeping
+an outcome it could not record to record it first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from projections import outbox
+from projections.database import ReadDB, Transaction
+from upare.outages import RideOut
+from workers.mailer import Mailer, Refused, Unavailable
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 0.05  # look for due rows this often when idle (PostgreSQL also wakes on NOTIFY)
+BATCH = 100  # messages delivered before looking at `stop` again
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How often and how patiently a message is sent, and how long a send may take."""
+
+    attempts: int = 5
+    backoff: float = 2.0  # seconds before the first retry, doubled before each next one
+    lease: float = 120.0  # seconds a claimed message stays this deliverer's
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one attempt went: `error` is empty when the message was handed over."""
+
+    key: str
+    attempt: int
+    error: str = ""
+
+
+CLAIM = (
+    f"UPDATE {outbox.TABLE} SET status = ?, attempts = attempts + 1, next_attempt_at = ?"
+    f" WHERE key = (SELECT key FROM {outbox.TABLE} WHERE {outbox.DUE} AND next_attempt_at <= ?"
+    " ORDER BY next_attempt_at LIMIT 1{lock})"
+    f" RETURNING {outbox.FIELDS}"
+)
+RECORD = (
+    f"UPDATE {outbox.TABLE} SET status = ?, next_attempt_at = ?, last_error = ?, sent_at = ?"
+    " WHERE key = ? AND status = ? AND attempts = ?"
+)
+
+
+def claim(tx: Transaction, lease: float) -> outbox.Delivery | None:
+    """Take the next due message for `lease` seconds, counting the attempt; None if none."""
+    claim_sql = CLAIM.format(lock=tx.skip_locked)
+    row = tx.fetchone(claim_sql, (outbox.SENDING, outbox.now(lease), outbox.now()))
+    return None if row is None else outbox.from_row(row)
+
+
+def record(tx: Transaction, outcome: Outcome, policy: Policy) -> None:
+    """Record how an attempt went, unless the message was claimed again meanwhile."""
+    status, due, sent_at = outbox.SENT, outbox.now(), None
+    if not outcome.error:
+        sent_at = due
+    elif outcome.attempt >= policy.attempts:
+        status = outbox.FAILED
+    else:
+        status, due = outbox.PENDING, outbox.now(policy.backoff * 2 ** (outcome.attempt - 1))
+    tx.execute(
+        RECORD,
+        (status, due, outcome.error, sent_at, outcome.key, outbox.SENDING, outcome.attempt),
+    )
+
+
+class Deliverer:
+    """Send the outbox's due messages through the mailer until stopped."""
+
+    def __init__(self, db: ReadDB, mailer: Mailer, policy: Policy) -> None:
+        self.db = db
+        self.mailer = mailer
+        self.policy = policy
+        self.unrecorded: Outcome | None = None  # sent, but the database failed to record it
+
+    def send(self, delivery: outbox.Delivery) -> Outcome:
+        """Hand one claimed message to the mailer; return the outcome, never raise."""
+        try:
+            self.mailer.send(delivery.key, delivery.message)
+        except Exception as ex:
+            kind = "refused" if isinstance(ex, Refused) else "unavailable"
+            if not isinstance(ex, Refused | Unavailable):
+                log.exception("sending %s failed unexpectedly", delivery.key)
+            log.warning("attempt %d of %s: %s: %s", delivery.attempts, delivery.key, kind, ex)
+            return Outcome(delivery.key, delivery.attempts, f"{kind}: {ex}")
+        return Outcome(delivery.key, delivery.attempts)
+
+    def run_once(self) -> int:
+        """Deliver up to BATCH due messages, one claim, send and record each; return how many."""
+        tried = 0
+        while tried < BATCH:
+            if self.unrecorded is not None:
+                with self.db.transaction() as tx:
+                    record(tx, self.unrecorded, self.policy)
+                self.unrecorded = None
+            with self.db.transaction() as tx:
+                delivery = claim(tx, self.policy.lease)
+            if delivery is None:
+                break
+            self.unrecorded = self.send(delivery)
+            tried += 1
+        return tried
+
+    def run(self, stop: threading.Event) -> None:
+        """Deliver until `stop` is set, woken by new rows (NOTIFY) or a short poll."""
+        log.info("delivering the outbox")
+        wakeup = self.db.wakeup(outbox.CHANNEL, POLL_SECONDS)
+        outage = RideOut("deliverer", stop)
+        while not stop.is_set():
+            mark = wakeup.mark()
+            tried = 0
+            with outage.step():
+                tried = self.run_once()
+                if not tried:
+                    wakeup.wait(mark, POLL_SECONDS)
