@@ -2,7 +2,8 @@
 # Local test services for Upare: PostgreSQL, Redis and a single-node Kafka (KRaft),
 # all bound to 127.0.0.1. Installs what is missing (apt, Maven Central).
 #
-#   scripts/services.sh up|down|status|env|kafka-start|kafka-stop
+#   scripts/services.sh up|down|status|env|SERVICE-start|SERVICE-stop
+#   (SERVICE: postgres, redis, kafka; the outage tests stop and start each one)
 #
 # up is idempotent: a service that already answers is reused. State (Kafka jars and
 # data, Redis pid/log) lives in $UPARE_SERVICES_DIR (default ~/.cache/upare-services).
@@ -260,5 +261,9 @@ case "${1:-}" in
                echo "export UPARE_SERVICES_SCRIPT=$REPO/scripts/services.sh" ;;
   kafka-start) kafka_start ;;
   kafka-stop)  kafka_stop ;;
-  *)           echo "usage: $0 up|down|status|env|kafka-start|kafka-stop" >&2; exit 2 ;;
+  postgres-start) pg_up ;;
+  postgres-stop)  pg_down ;;
+  redis-start) redis_up ;;
+  redis-stop)  redis_down ;;
+  *)           echo "usage: $0 up|down|status|env|{postgres,redis,kafka}-{start,stop}" >&2; exit 2 ;;
 esac

@@ -71,10 +71,15 @@ class Container:
         self.close()
 
 
-def build_app(settings: Settings) -> WriteApplication:
-    """Build the write application on the event store the settings name."""
+def build_app(settings: Settings, create: bool = True) -> WriteApplication:
+    """Build the write application on the event store the settings name.
+
+    Without `create` it does not touch the database until first used, so a process can start
+    while the database is down (the API's workers: `upare serve` creates the tables first).
+    """
     if settings.is_postgres:
-        return WriteApplication(env=postgres_env(settings.database_url))
+        env = postgres_env(settings.database_url)
+        return WriteApplication(env={**env, "CREATE_TABLE": "y" if create else "n"})
     folder = settings.sqlite_dir
     folder.mkdir(parents=True, exist_ok=True)
     return WriteApplication(
@@ -107,17 +112,20 @@ def build_cache(settings: Settings) -> Cache:
 
 
 def bootstrap(
-    settings: Settings | None = None, projections: list[type[Projection]] | None = None
+    settings: Settings | None = None,
+    projections: list[type[Projection]] | None = None,
+    install: bool = True,
 ) -> Container:
-    """Wire a process from its settings, creating missing tables."""
+    """Wire a process from its settings, creating missing tables (unless not to `install`)."""
     settings = settings or Settings.from_env()
     container = Container(
         settings=settings,
-        app=build_app(settings),
+        app=build_app(settings, create=install),
         db=build_readdb(settings),
         cache=build_cache(settings),
         mailer=Mailer(settings.mail_url, settings.sms_url, settings.mail_from),
         projections=PROJECTIONS if projections is None else projections,
     )
-    catalog.install(container.db, container.projections, container.log.head())
+    if install:
+        catalog.install(container.db, container.projections, container.log.head())
     return container

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -16,6 +15,7 @@ from upare import cli_image, cli_outbox, cli_pipeline, logs
 from upare.bootstrap import bootstrap
 from upare.cli_projections import app as projections_app
 from upare.settings import Settings
+from upare.supervisor import Supervised
 
 app = typer.Typer(help="Upare: an event-sourced social calendar backend.", no_args_is_help=True)
 db_app = typer.Typer(help="The event store and read-model databases.", no_args_is_help=True)
@@ -95,7 +95,8 @@ def serve(
         log.warning("UPARE_ENV=%s: not a production configuration", settings.env)
     helper = None
     if with_worker and not settings.kafka_bootstrap:
-        helper = subprocess.Popen([sys.argv[0], "worker"])
+        helper = Supervised([sys.argv[0], "worker"])  # started again whenever it dies
+        helper.start()
     sys.argv = [
         "gunicorn",
         f"--bind={host}:{port}",
@@ -108,8 +109,7 @@ def serve(
         WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").run()
     finally:
         if helper is not None:
-            helper.terminate()
-            helper.wait(timeout=10)
+            helper.stop()
 
 
 def main() -> None:

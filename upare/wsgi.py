@@ -5,4 +5,5 @@ from upare import logs
 from upare.bootstrap import bootstrap
 
 logs.configure()
-application = create_app(bootstrap())
+# `upare serve` made the tables; a worker boots even while the database is down
+application = create_app(bootstrap(install=False))

@@ -29,8 +29,10 @@ def server_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def server(settings, server_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
-    """Start `upare serve` on the backend under test; return its base URL."""
+def server_process(
+    settings, server_env: dict[str, str], tmp_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start `upare serve` on the backend under test; its URL is `process.url`."""
     port = free_port()
     env = {
         **os.environ,
@@ -58,7 +60,18 @@ def server(settings, server_env: dict[str, str], tmp_path: Path) -> Iterator[str
                 log.close()
                 pytest.fail("server did not start:\n" + (tmp_path / "server.log").read_text())
             time.sleep(0.1)
-    yield base
+    process.url = base  # type: ignore[attr-defined]
+    yield process
     process.terminate()
-    process.wait(timeout=20)
-    log.close()
+    try:
+        process.wait(timeout=20)
+    finally:
+        log.close()
+        if process.poll() is None:
+            process.kill()
+
+
+@pytest.fixture
+def server(server_process: subprocess.Popen[bytes]) -> str:
+    """Return the base URL of a `upare serve` on the backend under test."""
+    return server_process.url  # type: ignore[attr-defined]
