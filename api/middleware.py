@@ -15,6 +15,11 @@ PREFIX = re.compile(r"^/apis(?=/|$)", re.IGNORECASE)
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
+def responds(req: falcon.Request, resource: Any) -> bool:
+    """Tell whether the resource has a responder for the request's method (else: 405)."""
+    return hasattr(resource, "on_" + req.method.lower())
+
+
 class RequestContext:
     """Give each request an id (the client's X-Request-ID if sane) and a canonical path.
 

@@ -8,6 +8,7 @@ import logging
 import falcon
 import pytest
 
+from api import images
 from api.app import RESOURCES
 from domain.errors import ERRORS
 
@@ -104,7 +105,7 @@ def test_a_missing_parameter_is_named_in_errors(client):
     result = client.simulate_post("/api/User/register", json={"username": "alice"})
     assert result.status_code == 400
     assert result.json["error_code"] == 100004
-    assert result.json["errors"] == {"password": "is required"}
+    assert result.json["errors"] == {"password": "is required", "email": "is required"}
 
 
 def test_each_response_carries_a_request_id_and_keeps_a_sane_one_from_the_client(client):
@@ -168,7 +169,8 @@ def test_the_openapi_document_describes_every_route(client):
     for resource in RESOURCES:
         operations = document["paths"][resource.path]
         assert set(operations) == set(resource.methods())
-        schema = operations["post"]["requestBody"]["content"]["application/json"]["schema"]
+        media = "multipart/form-data" if resource is images.Disorder else "application/json"
+        schema = operations["post"]["requestBody"]["content"][media]["schema"]
         assert set(schema["properties"]) == {param.name for param in resource.params}
     json.dumps(document)
 
