@@ -1,16 +1,32 @@
-"""Turn every failure into the envelope, in one place; stack traces go to the log only."""
+"""Turn every failure into the envelope, in one place; stack traces go to the log only.
+
+A store, read-model database or cache that cannot answer is an outage, not a bug: it answers
+`100003 Database error` with HTTP 503 (and `Retry-After`, as every 503), never a 500.
+"""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 import falcon
+import psycopg
+import redis
+from eventsourcing import persistence
 
 from api.envelope import refuse
 from domain.errors import UpareError
 
 log = logging.getLogger(__name__)
+OUTAGES = (
+    persistence.PersistenceError,  # IntegrityError excepted: see register()
+    psycopg.OperationalError,  # psycopg_pool.PoolTimeout is one
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+)
 
 
 def upare_error(req: falcon.Request, resp: falcon.Response, ex: UpareError, _: Any) -> None:
@@ -18,19 +34,31 @@ def upare_error(req: falcon.Request, resp: falcon.Response, ex: UpareError, _: A
 
 
 def http_error(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError, _: Any) -> None:
-    """Map Falcon's own errors (routing, methods, media parsing) to the document's codes."""
+    """Map Falcon's own errors (routing, methods, media parsing) to the document's codes.
+
+    Falcon's headers are kept: a 405 carries `Allow` (RFC 9110).
+    """
+    headers = dict(ex.headers or {})
     if isinstance(ex, falcon.HTTPNotFound):
-        error = UpareError(404)
+        error = UpareError(404, headers=headers)
     elif isinstance(ex, falcon.HTTPMethodNotAllowed):
-        error = UpareError(200001)
+        error = UpareError(200001, headers=headers)
     elif isinstance(ex, falcon.HTTPContentTooLarge):
-        error = UpareError(100004, errors={"body": ex.description or "too large"}, status=413)
+        reason = ex.description or "too large"
+        error = UpareError(100004, errors={"body": reason}, headers=headers, status=413)
     elif ex.status_code < 500:
-        error = UpareError(100004, errors={"body": ex.description or ex.title})
+        reason = ex.description or ex.title
+        error = UpareError(100004, errors={"body": reason}, headers=headers)
     else:
         log.error("HTTP error %s: %s", ex.status, ex.description)
         error = UpareError(100001)
     refuse(req, resp, error)
+
+
+def outage(req: falcon.Request, resp: falcon.Response, ex: Exception, _: Any) -> None:
+    """Log the failure and answer `100003 Database error` (503) with `Retry-After`."""
+    log.error("a backend failed on %s %s: %r", req.method, req.path, ex, exc_info=ex)
+    refuse(req, resp, UpareError(100003))
 
 
 def unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception, _: Any) -> None:
@@ -42,5 +70,8 @@ def unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception, _: Any
 def register(app: falcon.App) -> None:
     """Install the handlers; Falcon picks the most specific one for each exception."""
     app.add_error_handler(Exception, unexpected)
+    for failure in OUTAGES:
+        app.add_error_handler(failure, outage)
+    app.add_error_handler(persistence.IntegrityError, unexpected)  # a conflict left unhandled
     app.add_error_handler(falcon.HTTPError, http_error)
     app.add_error_handler(UpareError, upare_error)
