@@ -17,17 +17,25 @@ from domain.disorder import (
 )
 
 PNG_SIGNATURE = b"\x89PNG"
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp")
 
 
 class Disorder(Resource):
     path = "/api/image/disorder"
     summary = "Scramble (or restore) an image's tiles with a keyed permutation; answer the image"
     params = (
-        Param("image", "file", required=True, description="PNG, JPEG, GIF, BMP or WebP, <= 5 MiB"),
+        Param(
+            "image",
+            "file",
+            required=True,
+            choices=IMAGE_TYPES,
+            description="PNG, JPEG, GIF, BMP or WebP (read by content), <= 5 MiB",
+        ),
         Param(
             "key",
             min_length=1,
             max_length=MAX_KEY_LENGTH,
+            required_if=("action", "decrypt"),
             description="the secret; needed to decrypt; generated and sent in X-Disorder-Key"
             " when absent",
         ),
@@ -44,7 +52,7 @@ class Disorder(Resource):
     )
     get_too = True
     produces = ("image/png", "image/bmp")
-    headers = {"X-Disorder-Key": "the key used (the one generated when none was sent)"}
+    headers = {"X-Disorder-Key": "the generated key, when none was sent"}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         params = req.context.params
@@ -56,6 +64,7 @@ class Disorder(Resource):
             fmt=params["type"],
         )
         resp.content_type = "image/png" if image.startswith(PNG_SIGNATURE) else "image/bmp"
-        resp.set_header("X-Disorder-Key", key)
+        if params["key"] is None:  # a sent key may not even be a valid header value
+            resp.set_header("X-Disorder-Key", key)
         resp.set_header("Cache-Control", "no-store")
         resp.data = image

@@ -72,18 +72,40 @@ def _request(resource: type[Resource], method: str) -> dict[str, Any]:
                 for p in resource.params
             ]
         }
-    schema = {
+    schema: dict[str, Any] = {
         "type": "object",
         "properties": {param.name: param_schema(param) for param in resource.params},
         "required": [param.name for param in resource.params if param.required],
     }
-    medias = (falcon.MEDIA_MULTIPART,) if files else BODIES
-    return {
-        "requestBody": {
-            "required": bool(schema["required"]),
-            "content": {media: {"schema": schema} for media in medias},
+    choices = {param.name: param.choices for param in resource.params}
+    conditions = [  # needed unless the other parameter takes another value
+        {
+            "anyOf": [
+                {"required": [param.name]},
+                {"properties": {other: {"enum": [c for c in choices[other] if c != value]}}},
+            ]
         }
+        for param in resource.params
+        if param.required_if
+        for other, value in [param.required_if]
+    ]
+    if conditions:
+        schema["allOf"] = conditions
+    if not files:
+        return {
+            "requestBody": {
+                "required": bool(schema["required"]),
+                "content": {media: {"schema": schema} for media in BODIES},
+            }
+        }
+    encoding = {
+        param.name: {"contentType": ", ".join(param.choices)}
+        for param in resource.params
+        if param.type == "file" and param.choices
     }
+    multipart = {"schema": schema, "encoding": encoding}
+    content = {falcon.MEDIA_MULTIPART: multipart}
+    return {"requestBody": {"required": bool(schema["required"]), "content": content}}
 
 
 def _content(resource: type[Resource], schema: dict[str, Any]) -> dict[str, Any]:
@@ -105,7 +127,7 @@ def _responses(resource: type[Resource]) -> dict[str, Any]:
         binary = {"schema": {"type": "string", "format": "binary"}}
         content = {media: binary for media in resource.produces}
     own = {
-        name: {"required": True, "description": text, "schema": {"type": "string"}}
+        name: {"description": text, "schema": {"type": "string"}}
         for name, text in resource.headers.items()
     }
     responses = {

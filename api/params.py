@@ -42,6 +42,7 @@ class Param:
     document gives one (e.g. 201101), else 100004 with `errors`, collected over all
     parameters. An absent optional value reads as `default`; one sent empty is read like any
     other (so `block=` is refused), or answers `empty` where that code is declared.
+    The `choices` of a file are the media types it may be (documented; read by content).
     """
 
     name: str
@@ -57,6 +58,7 @@ class Param:
     min_length: int = 0
     max_length: int | None = None
     pattern: str | None = None  # the whole value matches it
+    required_if: tuple[str, str] | None = None  # (another parameter, its value)
 
     def read(self, value: Any, typed: bool) -> Any:
         """Return the value as the declared type, or raise ValueError saying what is wrong."""
@@ -67,6 +69,8 @@ class Param:
                 raise ValueError("must be a file")
             return value
         if typed:
+            if self.type == "integer" and isinstance(value, float) and value.is_integer():
+                value = int(value)  # JSON Schema: 5.0 is an integer
             if type(value) is not JSON_TYPES[self.type]:
                 raise ValueError(f"must be a JSON {self.type}")
         elif not isinstance(value, str):
@@ -175,6 +179,11 @@ def parse(req: falcon.Request, declared: tuple[Param, ...]) -> dict[str, Any]:
                 parsed[param.name] = param.read(value, is_typed)
             except ValueError as ex:
                 errors[param.name] = str(ex)
+    for param in declared:
+        if param.required_if and parsed.get(param.name) is None:
+            other, value = param.required_if
+            if param.name not in errors and parsed.get(other) == value:
+                errors[param.name] = f"is required when {other} is {value}"
     req.context.params = parsed
     if codes:
         raise UpareError(codes[0])
