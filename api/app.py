@@ -8,9 +8,11 @@ import falcon
 from falcon.media.multipart import MultipartFormHandler
 
 from api import errors, health, images, metrics, users
+from api.callers import Callers
 from api.freshness import ReadYourWrites
 from api.middleware import BodyLimit, RequestContext
 from api.openapi import OpenApi
+from api.params import Parameters
 from api.resource import Resource
 from upare.bootstrap import Container
 
@@ -29,6 +31,8 @@ def create_app(container: Container) -> falcon.App:
         metrics.RequestMetrics(),
         RequestContext(),
         BodyLimit(container.settings.max_body_bytes),
+        Parameters(),
+        Callers(container.cache),
         ReadYourWrites(container),
     ]
     app = falcon.App(middleware=middleware)

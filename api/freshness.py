@@ -1,39 +1,35 @@
 """Read-your-writes (CONTRACT section 10): a caller's queries wait until they see its writes.
 
-The caller is whoever presents the same `sid` cookie, bearer token or `access_token`
-parameter (hashed with SHA-256 before it is used as a cache key). After a successful command
-the middleware remembers the command's `position` for that caller; before a query (a resource
-that declares the projections it `reads`) it waits, at most 5 s, until those projections pass
-the larger of that position and the query's `min_position`. A query that could not catch up
-still answers, with `X-Stale: true`.
+The caller is the one api/callers.py resolved; its identity key (the SHA-256 of its secret)
+names its last write in the cache. After a successful command the middleware remembers the
+command's `position` for that caller; before a query (a resource that declares the projections
+it `reads`) it waits, at most 5 s, until those projections pass the larger of that position
+and the query's `min_position`. A query that could not catch up still answers, with
+`X-Stale: true`; so does one asking for a position the store has not reached (no response
+ever gave it). A cache that fails degrades read-your-writes (logged); it never fails a
+request.
 """
 
 from __future__ import annotations
 
-import hashlib
+import logging
 from typing import Any
 
 import falcon
 
-from api.params import Params
+from api.middleware import responds
 from queries.freshness import MAX_WAIT_SECONDS, wait_for
 from upare.bootstrap import Container
+from upare.sessions import CACHE_FAILURES
 
+log = logging.getLogger(__name__)
 REMEMBER_SECONDS = 300
 
 
 def caller_key(req: falcon.Request) -> str | None:
     """Return the cache key of the caller's last write, or None for an anonymous caller."""
-    secret = req.cookies.get("sid")
-    if not secret:
-        scheme, _, token = (req.get_header("Authorization") or "").partition(" ")
-        secret = token.strip() if scheme.lower() == "bearer" else ""
-    if not secret:
-        value = Params(req).values.get("access_token")
-        secret = value if isinstance(value, str) else ""
-    if not secret:
-        return None
-    return "ryw:" + hashlib.sha256(secret.encode()).hexdigest()
+    caller = getattr(req.context, "caller", None)
+    return None if caller is None or caller.key is None else "ryw:" + caller.key
 
 
 class ReadYourWrites:
@@ -44,38 +40,44 @@ class ReadYourWrites:
     def __init__(self, container: Container) -> None:
         self.db = container.db
         self.cache = container.cache
+        self.log = container.log
         self.wakeup = container.db.wakeup()
 
     def remembered(self, key: str | None) -> int:
-        """Return the last position this caller wrote (0 when unknown)."""
-        value = self.cache.get(key) if key else None
+        """Return the last position this caller wrote (0 when unknown or unreadable)."""
+        try:
+            value = self.cache.get(key) if key else None
+        except CACHE_FAILURES as ex:
+            log.warning("cannot read the caller's last write; not waiting for it: %r", ex)
+            return 0
         return int(value) if value else 0
 
     def catch_up(self, req: falcon.Request, resp: falcon.Response, names: list[str]) -> None:
         """Wait for these projections to pass the caller's writes and `min_position`."""
-        if getattr(req.context, "caught_up", False):
+        wanted = max(req.context.params["min_position"] or 0, self.remembered(caller_key(req)))
+        if not wanted:
             return
-        req.context.caught_up = True
-        wanted = max(Params(req).integer("min_position") or 0, self.remembered(caller_key(req)))
-        if wanted and not wait_for(self.db, names, wanted, self.timeout, self.wakeup):
+        if wanted > self.log.head() or not wait_for(
+            self.db, names, wanted, self.timeout, self.wakeup
+        ):
             resp.set_header("X-Stale", "true")
 
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
     ) -> None:
         names = list(getattr(resource, "reads", ()))
-        if names:
+        if names and responds(req, resource):
             self.catch_up(req, resp, names)
 
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, succeeded: bool
     ) -> None:
-        media = resp.media
-        if not (succeeded and req.method == "POST" and isinstance(media, dict)):
-            return
-        position = media.get("position")
-        if media.get("error_code") != 0 or not isinstance(position, int):
-            return
+        position = getattr(req.context, "written", None)
         key = caller_key(req)
-        if key and position > self.remembered(key):
-            self.cache.set(key, str(position).encode(), REMEMBER_SECONDS)
+        if not (succeeded and key and position):
+            return
+        try:
+            if position > self.remembered(key):
+                self.cache.set(key, str(position).encode(), REMEMBER_SECONDS)
+        except CACHE_FAILURES as ex:
+            log.warning("cannot remember the caller's write at %s: %r", position, ex)

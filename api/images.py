@@ -4,38 +4,67 @@ from __future__ import annotations
 
 import falcon
 
-from api.params import Params
-from api.resource import Param, Resource
-from domain.disorder import disorder
+from api.params import Param
+from api.resource import Resource
+from domain.disorder import (
+    ACTIONS,
+    DEFAULT_BLOCK,
+    FORMATS,
+    MAX_BLOCK,
+    MAX_KEY_LENGTH,
+    MIN_BLOCK,
+    disorder,
+)
 
 PNG_SIGNATURE = b"\x89PNG"
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp")
 
 
 class Disorder(Resource):
     path = "/api/image/disorder"
     summary = "Scramble (or restore) an image's tiles with a keyed permutation; answer the image"
     params = (
-        Param("image", "file", required=True, description="PNG, JPEG, GIF, BMP or WebP, <= 5 MiB"),
-        Param("key", description="the secret; generated and sent in X-Disorder-Key when absent"),
-        Param("block", "integer", description="pixels per tile, 4-256, default 16"),
-        Param("action", description="encrypt (default) or decrypt"),
-        Param("type", description="png (default) or bmp: lossless only"),
+        Param(
+            "image",
+            "file",
+            required=True,
+            choices=IMAGE_TYPES,
+            description="PNG, JPEG, GIF, BMP or WebP (read by content), <= 5 MiB",
+        ),
+        Param(
+            "key",
+            min_length=1,
+            max_length=MAX_KEY_LENGTH,
+            required_if=("action", "decrypt"),
+            description="the secret; needed to decrypt; generated and sent in X-Disorder-Key"
+            " when absent",
+        ),
+        Param(
+            "block",
+            "integer",
+            default=DEFAULT_BLOCK,
+            minimum=MIN_BLOCK,
+            maximum=MAX_BLOCK,
+            description="pixels per tile",
+        ),
+        Param("action", choices=ACTIONS, default="encrypt"),
+        Param("type", choices=FORMATS, default="png", description="lossless formats only"),
     )
     get_too = True
-    produces = "image/png"
+    produces = ("image/png", "image/bmp")
+    headers = {"X-Disorder-Key": "the generated key, when none was sent"}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        params = Params(req)
-        upload = params.upload("image", required=True)
-        assert upload is not None
+        params = req.context.params
         image, key = disorder(
-            upload.data,
-            params.text("key"),
-            block=params.text("block", default="16"),
-            action=params.text("action", default="encrypt"),
-            fmt=params.text("type", default="png"),
+            params["image"].data,
+            params["key"],
+            block=params["block"],
+            action=params["action"],
+            fmt=params["type"],
         )
         resp.content_type = "image/png" if image.startswith(PNG_SIGNATURE) else "image/bmp"
-        resp.set_header("X-Disorder-Key", key)
+        if params["key"] is None:  # a sent key may not even be a valid header value
+            resp.set_header("X-Disorder-Key", key)
         resp.set_header("Cache-Control", "no-store")
         resp.data = image

@@ -15,6 +15,11 @@ PREFIX = re.compile(r"^/apis(?=/|$)", re.IGNORECASE)
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
+def responds(req: falcon.Request, resource: Any) -> bool:
+    """Tell whether the resource has a responder for the request's method (else: 405)."""
+    return hasattr(resource, "on_" + req.method.lower())
+
+
 class RequestContext:
     """Give each request an id (the client's X-Request-ID if sane) and a canonical path.
 
@@ -29,6 +34,12 @@ class RequestContext:
         req.context.sent_path = req.path
         path = PREFIX.sub("/api", req.path).lower()
         req.path = path.rstrip("/") or "/"
+
+    def process_resource(
+        self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
+    ) -> None:
+        """Keep the endpoint's own wording of codes (api-faq.md gives some endpoints theirs)."""
+        req.context.messages = getattr(resource, "messages", {})
 
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, succeeded: bool

@@ -1,16 +1,25 @@
-"""The OpenAPI 3.1 document, built with apispec from the resources' own declarations."""
+"""The OpenAPI 3.1 document, built with apispec from the resources' own declarations.
+
+Parameters come from `Resource.params` (types, bounds, patterns, enums, required); responses
+from `answers`, `headers`, `codes` and the codes the frame itself answers: every parameter's
+own `missing`/`empty` code, 100004 (400, and 413 for a body over the limit), the caller
+checks, and 100003 (503). `200001` (405) is not listed: it answers methods the document does
+not give a route.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 import falcon
 from apispec import APISpec
 
+from api.params import RESPONSE_TYPE, Param
 from api.resource import Resource
 from domain.errors import ERRORS
 
-TYPES = {"string": "string", "integer": "integer", "boolean": "boolean", "file": "string"}
+REF = "#/components/schemas/Envelope"
 ENVELOPE = {
     "type": "object",
     "required": ["error_code", "api_uri", "message"],
@@ -18,43 +27,136 @@ ENVELOPE = {
         "error_code": {"type": "integer", "enum": sorted(ERRORS)},
         "api_uri": {"type": "string"},
         "message": {"type": "string"},
+        "errors": {"type": "object", "additionalProperties": {"type": "string"}},
     },
-    "additionalProperties": True,
+}
+BODIES = (falcon.MEDIA_URLENCODED, falcon.MEDIA_MULTIPART, falcon.MEDIA_JSON)
+FRAME_CODES = (100004, 100003)
+HEADERS = {"X-Request-ID": {"description": "the request's id", "schema": {"type": "string"}}}
+STALE = {"description": "`true`: the read models had not caught up", "schema": {"type": "string"}}
+RETRY = {"required": True, "schema": {"type": "integer"}, "description": "seconds"}
+SECURITY = {
+    "session": {"type": "apiKey", "in": "cookie", "name": "sid"},
+    "bearer": {"type": "http", "scheme": "bearer"},
 }
 
 
-def _schema(resource: type[Resource]) -> dict[str, Any]:
-    properties = {}
-    for param in resource.params:
-        prop: dict[str, Any] = {"type": TYPES[param.type], "description": param.description}
-        if param.type == "file":
-            prop["contentMediaType"] = "application/octet-stream"
-        properties[param.name] = prop
-    required = [param.name for param in resource.params if param.required]
-    return {"type": "object", "properties": properties, "required": required}
+def param_schema(param: Param) -> dict[str, Any]:
+    """Return the JSON schema of one parameter's value."""
+    if param.type == "file":
+        return {"type": "string", "format": "binary", "description": param.description}
+    schema: dict[str, Any] = {"type": param.type, "description": param.description}
+    if param.type == "integer":
+        schema.update(minimum=param.minimum, maximum=param.maximum)
+    if param.type == "string":
+        if param.choices:
+            schema["enum"] = list(param.choices)
+        if param.min_length or param.required:  # a required value sent empty is missing
+            schema["minLength"] = max(param.min_length, 1)
+        if param.max_length is not None:
+            schema["maxLength"] = param.max_length
+        if param.pattern:
+            schema["pattern"] = f"^(?:{param.pattern})$"
+    if param.default is not None:
+        schema["default"] = param.default
+    return schema
 
 
-def _operation(resource: type[Resource]) -> dict[str, Any]:
-    schema = _schema(resource)
-    content = {
-        media: {"schema": schema}
-        for media in (
-            "application/x-www-form-urlencoded",
-            "multipart/form-data",
-            "application/json",
-        )
-    }
-    answer: dict[str, Any] = {"description": "the envelope (CONTRACT section 2)"}
-    if resource.produces == falcon.MEDIA_JSON:
-        answer["content"] = {
-            "application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}
+def _request(resource: type[Resource], method: str) -> dict[str, Any]:
+    """Return the operation's parameters: the query of a GET, else a body in each media type."""
+    files = any(param.type == "file" for param in resource.params)
+    if method == "get" and not files:
+        return {
+            "parameters": [
+                {"name": p.name, "in": "query", "required": p.required, "schema": param_schema(p)}
+                for p in resource.params
+            ]
         }
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {param.name: param_schema(param) for param in resource.params},
+        "required": [param.name for param in resource.params if param.required],
+    }
+    choices = {param.name: param.choices for param in resource.params}
+    conditions = [  # needed unless the other parameter takes another value
+        {
+            "anyOf": [
+                {"required": [param.name]},
+                {"properties": {other: {"enum": [c for c in choices[other] if c != value]}}},
+            ]
+        }
+        for param in resource.params
+        if param.required_if
+        for other, value in [param.required_if]
+    ]
+    if conditions:
+        schema["allOf"] = conditions
+    if not files:
+        return {
+            "requestBody": {
+                "required": bool(schema["required"]),
+                "content": {media: {"schema": schema} for media in BODIES},
+            }
+        }
+    encoding = {
+        param.name: {"contentType": ", ".join(param.choices)}
+        for param in resource.params
+        if param.type == "file" and param.choices
+    }
+    multipart = {"schema": schema, "encoding": encoding}
+    content = {falcon.MEDIA_MULTIPART: multipart}
+    return {"requestBody": {"required": bool(schema["required"]), "content": content}}
+
+
+def _content(resource: type[Resource], schema: dict[str, Any]) -> dict[str, Any]:
+    content = {falcon.MEDIA_JSON: {"schema": schema}}
+    if RESPONSE_TYPE in resource.params:
+        content["text/plain"] = {"schema": {"type": "string", "pattern": "^[0-9]+$"}}
+    return content
+
+
+def _responses(resource: type[Resource]) -> dict[str, Any]:
+    headers: dict[str, Any] = dict(HEADERS)
+    if resource.reads:
+        headers["X-Stale"] = STALE
+    if resource.produces == (falcon.MEDIA_JSON,):
+        success = {"properties": {"error_code": {"const": 0}, **resource.answers}}
+        schema = {"allOf": [{"$ref": REF}, {**success, "required": list(resource.answers)}]}
+        content = _content(resource, schema)
     else:
-        answer["content"] = {resource.produces: {"schema": {"type": "string", "format": "binary"}}}
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        content = {media: binary for media in resource.produces}
+    own = {
+        name: {"description": text, "schema": {"type": "string"}}
+        for name, text in resource.headers.items()
+    }
+    responses = {
+        "200": {"description": "success", "headers": {**headers, **own}, "content": content}
+    }
+    own_codes = [code for param in resource.params for code in (param.missing, param.empty)]
+    by_status: dict[int, set[int]] = defaultdict(set)
+    for code in (*FRAME_CODES, *resource.codes, *resource.caller.codes(), *own_codes):
+        if code:
+            by_status[ERRORS[code][1]].add(code)
+    by_status[413].add(100004)
+    for status, codes in sorted(by_status.items()):
+        schema = {"allOf": [{"$ref": REF}, {"properties": {"error_code": {"enum": sorted(codes)}}}]}
+        described = "; ".join(f"{code} {ERRORS[code][0]}" for code in sorted(codes))
+        responses[str(status)] = {
+            "description": described,
+            "headers": {**HEADERS, "Retry-After": RETRY} if status == 503 else HEADERS,
+            "content": _content(resource, schema),
+        }
+    return responses
+
+
+def _operation(resource: type[Resource], method: str) -> dict[str, Any]:
+    anonymous: list[dict[str, list[str]]] = [] if resource.caller.user else [{}]
     return {
         "summary": resource.summary,
-        "requestBody": {"content": content, "required": False},
-        "responses": {"200": answer, "default": {"description": "an error in the envelope"}},
+        **_request(resource, method),
+        "responses": _responses(resource),
+        "security": [*anonymous, {"session": []}, {"bearer": []}],
     }
 
 
@@ -67,10 +169,12 @@ def build(
     """
     spec = APISpec(title="Upare API", version="1.0.0", openapi_version="3.1.0")
     spec.components.schema("Envelope", ENVELOPE)
+    for name, scheme in SECURITY.items():
+        spec.components.security_scheme(name, scheme)
     for resource in resources:
         spec.path(
             path=resource.path,
-            operations={method: _operation(resource) for method in resource.methods()},
+            operations={method: _operation(resource, method) for method in resource.methods()},
         )
     for path, item in (operations or {}).items():
         spec.path(path=path, operations=item)

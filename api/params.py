@@ -1,19 +1,28 @@
-"""Request parameters from the query string and the body (form, multipart or JSON).
+"""Request parameters: one declaration (`Param`) parses, validates and documents each of them.
 
-Body values win over query values of the same name (CONTRACT section 1).
+Values come from the query string and the body (form, multipart or JSON); body values win over
+query values of the same name (CONTRACT section 1). Query, form and multipart values are text
+read as the declared type; JSON values must already have it (a JSON string is no integer).
+The `Parameters` middleware parses every parameter a resource declares, once, into
+`req.context.params`, before the responder runs; nothing else reads raw parameters.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import falcon
 
-from domain.errors import invalid
+from api.middleware import responds
+from domain.errors import UpareError, invalid
 
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off"}
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+INTEGER = re.compile(r"-?[0-9]+")
+JSON_TYPES: dict[str, type] = {"string": str, "integer": int, "boolean": bool}
 
 
 @dataclass(frozen=True)
@@ -25,16 +34,106 @@ class Upload:
     data: bytes
 
 
-def _body(req: falcon.Request) -> dict[str, Any]:
-    """Return the body's values, parsed once per request (a multipart stream reads only once)."""
-    if not hasattr(req.context, "body_values"):
-        req.context.body_values = _parse_body(req)
-    return req.context.body_values
+@dataclass(frozen=True)
+class Param:
+    """One request parameter: its type, its rules, and the code for a missing or empty value.
+
+    `missing` is answered when a required value is absent or empty: its own code where the
+    document gives one (e.g. 201101), else 100004 with `errors`, collected over all
+    parameters. An absent optional value reads as `default`; one sent empty is read like any
+    other (so `block=` is refused), or answers `empty` where that code is declared.
+    The `choices` of a file are the media types it may be (documented; read by content).
+    """
+
+    name: str
+    type: str = "string"  # string, integer, boolean, file
+    required: bool = False
+    description: str = ""
+    missing: int = 100004
+    empty: int | None = None
+    default: Any = None
+    choices: tuple[str, ...] = ()
+    minimum: int = INT64_MIN
+    maximum: int = INT64_MAX
+    min_length: int = 0
+    max_length: int | None = None
+    pattern: str | None = None  # the whole value matches it
+    required_if: tuple[str, str] | None = None  # (another parameter, its value)
+
+    def read(self, value: Any, typed: bool) -> Any:
+        """Return the value as the declared type, or raise ValueError saying what is wrong."""
+        if isinstance(value, list) and not typed:  # a repeated query parameter: the last wins
+            value = value[-1]
+        if self.type == "file":
+            if not isinstance(value, Upload):
+                raise ValueError("must be a file")
+            return value
+        if typed:
+            if self.type == "integer" and isinstance(value, float) and value.is_integer():
+                value = int(value)  # JSON Schema: 5.0 is an integer
+            if type(value) is not JSON_TYPES[self.type]:
+                raise ValueError(f"must be a JSON {self.type}")
+        elif not isinstance(value, str):
+            raise ValueError("must be text, not a file")
+        if self.type == "integer":
+            return self._integer(value)
+        if self.type == "boolean":
+            return self._boolean(value)
+        return self._string(str(value))
+
+    def _integer(self, value: str | int) -> int:
+        if isinstance(value, str):
+            if not INTEGER.fullmatch(value):
+                raise ValueError("must be an integer")
+            value = int(value)
+        if not self.minimum <= value <= self.maximum:
+            raise ValueError(f"must be between {self.minimum} and {self.maximum}")
+        return value
+
+    def _boolean(self, value: str | bool) -> bool:
+        if isinstance(value, bool):
+            return value
+        word = value.lower()
+        if word not in TRUE | FALSE:
+            raise ValueError("must be one of 1/0/true/false/yes/no/on/off")
+        return word in TRUE
+
+    def _string(self, value: str) -> str:
+        if self.choices and value not in self.choices:
+            raise ValueError(f"must be one of {', '.join(self.choices)}")
+        if len(value) < self.min_length:
+            raise ValueError(f"must be at least {self.min_length} characters")
+        if self.max_length is not None and len(value) > self.max_length:
+            raise ValueError(f"must be at most {self.max_length} characters")
+        if self.pattern and not re.fullmatch(self.pattern, value):
+            raise ValueError(f"must match {self.pattern}")
+        return value
 
 
-def _parse_body(req: falcon.Request) -> dict[str, Any]:
+MIN_POSITION = Param(
+    "min_position",
+    "integer",
+    minimum=0,
+    description="wait (at most 5 s) until this position is visible",
+)
+ACCESS_TOKEN = Param(
+    "access_token",
+    empty=201202,
+    min_length=1,
+    description="an OAuth access token, instead of `Authorization: Bearer`",
+)
+RESPONSE_TYPE = Param(
+    "response_type",
+    choices=("json", "code"),
+    default="json",
+    description="`json`: the envelope; `code`: the bare error_code as text/plain",
+)
+
+
+def _body(req: falcon.Request) -> tuple[dict[str, Any], bool]:
+    """Return the body's values, and whether they are typed JSON values (not text)."""
     if not req.content_length:
-        return {}
+        return {}, False
     media_type = (req.content_type or "").split(";")[0].strip().lower()
     if media_type == falcon.MEDIA_MULTIPART:
         values: dict[str, Any] = {}
@@ -43,61 +142,62 @@ def _parse_body(req: falcon.Request) -> dict[str, Any]:
                 values[part.name] = Upload(part.filename, part.content_type, part.get_data())
             else:
                 values[part.name] = part.get_text()
-        return values
+        return values, False
     if media_type in (falcon.MEDIA_URLENCODED, falcon.MEDIA_JSON):
         media = req.get_media()
         if not isinstance(media, dict):
             raise invalid(body="must be a JSON object")
-        return media
-    return {}
+        return media, media_type == falcon.MEDIA_JSON
+    return {}, False
 
 
-class Params:
-    """The parameters of one request, read with the type each endpoint expects."""
+def parse(req: falcon.Request, declared: tuple[Param, ...]) -> dict[str, Any]:
+    """Read the declared parameters into `req.context.params`; refuse the bad ones.
 
-    def __init__(self, req: falcon.Request) -> None:
-        self.values: dict[str, Any] = {**req.params, **_body(req)}
+    The values that did parse are kept even when others are refused, so that the refusal can
+    honour `response_type`.
+    """
+    body, typed = _body(req)
+    sent = {name: (value, False) for name, value in req.params.items()}
+    sent.update((name, (value, typed)) for name, value in body.items())
+    parsed: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    codes: list[int] = []
+    for param in declared:
+        value, is_typed = sent.get(param.name, (None, False))
+        if value == "" and param.empty:
+            codes.append(param.empty)
+        elif param.name not in sent and not param.required:
+            parsed[param.name] = param.default
+        elif (value is None or value == "") and param.required:
+            if param.missing != 100004:
+                codes.append(param.missing)
+            else:
+                errors[param.name] = "is required"
+        else:
+            try:
+                parsed[param.name] = param.read(value, is_typed)
+            except ValueError as ex:
+                errors[param.name] = str(ex)
+    for param in declared:
+        if param.required_if and parsed.get(param.name) is None:
+            other, value = param.required_if
+            if param.name not in errors and parsed.get(other) == value:
+                errors[param.name] = f"is required when {other} is {value}"
+    req.context.params = parsed
+    if codes:
+        raise UpareError(codes[0])
+    if errors:
+        raise invalid(**errors)
+    return parsed
 
-    def _raw(self, name: str, required: bool) -> Any:
-        value = self.values.get(name)
-        if isinstance(value, list):  # a repeated query parameter: the last one wins
-            value = value[-1]
-        if value is None or value == "":
-            if required:
-                raise invalid(**{name: "is required"})
-            return None
-        return value
 
-    def text(self, name: str, required: bool = False, default: str | None = None) -> str | None:
-        value = self._raw(name, required)
-        if value is None:
-            return default
-        if isinstance(value, Upload | dict | list):
-            raise invalid(**{name: "must be a string"})
-        return str(value)
+class Parameters:
+    """Parse the parameters a resource declares before its responder runs."""
 
-    def integer(self, name: str, required: bool = False) -> int | None:
-        value = self._raw(name, required)
-        if value is None:
-            return None
-        try:
-            return int(str(value).strip())
-        except ValueError:
-            raise invalid(**{name: "must be an integer"}) from None
-
-    def boolean(self, name: str, default: bool = False) -> bool:
-        value = self._raw(name, False)
-        if value is None:
-            return default
-        word = str(value).strip().lower()
-        if word in TRUE:
-            return True
-        if word in FALSE:
-            return False
-        raise invalid(**{name: "must be one of 1/0/true/false/yes/no/on/off"})
-
-    def upload(self, name: str, required: bool = False) -> Upload | None:
-        value = self._raw(name, required)
-        if value is not None and not isinstance(value, Upload):
-            raise invalid(**{name: "must be a file"})
-        return value
+    def process_resource(
+        self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
+    ) -> None:
+        declared = getattr(resource, "params", None)
+        if declared is not None and responds(req, resource):
+            parse(req, declared)

@@ -1,44 +1,42 @@
-"""What every resource declares, so that routing and the OpenAPI document read one source."""
+"""What every resource declares, so that the frame and the OpenAPI document read one source."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import falcon
 
+from api.callers import ANYONE, Need
+from api.params import ACCESS_TOKEN, MIN_POSITION, Param
 from upare.bootstrap import Container
 
-
-@dataclass(frozen=True)
-class Param:
-    """One documented request parameter."""
-
-    name: str
-    type: str = "string"  # string, integer, boolean, file
-    required: bool = False
-    description: str = ""
-
-
-MIN_POSITION = Param(
-    "min_position", "integer", description="wait (at most 5 s) until this position is visible"
-)
+POSITION = {"type": "integer", "minimum": 1, "description": "the command's last event"}
 
 
 class Resource:
     """A Falcon resource at one path; `get_too` resources answer GET as well as POST.
 
-    A query names the projections it `reads`: before it runs, the read-your-writes
-    middleware (api/freshness.py) waits for them to pass the caller's last write and
-    `min_position`.
+    - `params`: parsed (middleware api/params.py) into `req.context.params` before the
+      responder; every resource also takes `access_token`, and a query `min_position`.
+    - `caller`: the caller it needs (api/callers.py), resolved into `req.context.caller`.
+    - `reads`: the projections a query reads; the read-your-writes middleware
+      (api/freshness.py) waits for them to pass the caller's last write and `min_position`.
+    - `codes`: the endpoint's own error codes; `answers`: the JSON schema of each field a
+      success adds to the envelope; `headers`: the headers a success carries. With the
+      frame's own codes, they make the OpenAPI document's responses.
     """
 
     path: ClassVar[str]
     summary: ClassVar[str]
     params: ClassVar[tuple[Param, ...]] = ()
+    caller: ClassVar[Need] = ANYONE
     reads: ClassVar[tuple[str, ...]] = ()
+    codes: ClassVar[tuple[int, ...]] = ()
+    messages: ClassVar[dict[int, str]] = {}  # the document's own wording of a code here
+    answers: ClassVar[dict[str, dict[str, Any]]] = {}
+    headers: ClassVar[dict[str, str]] = {}
     get_too: ClassVar[bool] = False
-    produces: ClassVar[str] = falcon.MEDIA_JSON
+    produces: ClassVar[tuple[str, ...]] = (falcon.MEDIA_JSON,)
 
     def __init__(self, container: Container) -> None:
         self.container = container
@@ -48,8 +46,8 @@ class Resource:
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.reads and MIN_POSITION not in cls.params:  # every query takes min_position
-            cls.params = (*cls.params, MIN_POSITION)
+        taken = (ACCESS_TOKEN, MIN_POSITION) if cls.reads else (ACCESS_TOKEN,)
+        cls.params = (*cls.params, *(param for param in taken if param not in cls.params))
         if cls.get_too:
             cls.on_get = cls.on_post  # type: ignore[attr-defined]
 

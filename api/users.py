@@ -4,33 +4,53 @@ from __future__ import annotations
 
 import falcon
 
+from api.callers import OPTIONAL
 from api.envelope import respond
-from api.params import Params
-from api.resource import MIN_POSITION, Param, Resource
+from api.params import RESPONSE_TYPE, Param
+from api.resource import POSITION, Resource
 from commands.users import RegisterUser, free_email, free_username
 from domain.errors import UpareError
+from domain.users import EMAIL, MIN_PASSWORD, USERNAME
 from queries import users
 from upare.bootstrap import Container
+
+USERNAME_PARAM = Param(
+    "username",
+    required=True,
+    pattern=USERNAME.pattern,
+    description="3-32 letters, digits, '_', '.', '-'",
+)
+PASSWORD_PARAM = Param(
+    "password", required=True, min_length=MIN_PASSWORD, description="at least 8 characters"
+)
+EMAIL_PARAM = Param("email", required=True, max_length=254, pattern=EMAIL.pattern)
+UID = {"type": "integer", "minimum": 10001}
+PROFILE = {
+    "type": "object",
+    "required": ["uid", "username", "nickname", "avatar"],
+    "properties": {
+        "uid": UID,
+        "username": {"type": "string"},
+        "nickname": {"type": "string"},
+        "avatar": {"type": ["object", "null"]},
+    },
+}
 
 
 class Register(Resource):
     path = "/api/user/register"
     summary = "Register an account and answer its numeric uid"
-    params = (
-        Param("username", required=True, description="3-32 letters, digits, '_', '.', '-'"),
-        Param("password", required=True, description="at least 8 characters"),
-        Param("email", required=True),
-    )
+    params = (USERNAME_PARAM, PASSWORD_PARAM, EMAIL_PARAM)
+    codes = (202002, 202003, 202202)
+    answers = {"uid": UID, "position": POSITION}
 
     def __init__(self, container: Container) -> None:
         self.bus = container.bus
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        params = Params(req)
+        params = req.context.params
         command = RegisterUser(
-            username=params.text("username", required=True) or "",
-            password=params.text("password", required=True) or "",
-            email=params.text("email", required=True) or "",
+            username=params["username"], password=params["password"], email=params["email"]
         )
         respond(req, resp, self.bus.execute(command))
 
@@ -38,32 +58,29 @@ class Register(Resource):
 class ValidateUniqueUsername(Resource):
     path = "/api/user/validateuniqueusername"
     summary = "Tell whether a username is free (0) or registered (202002)"
-    params = (Param("username", required=True), Param("response_type"))
+    params = (USERNAME_PARAM, RESPONSE_TYPE)
+    codes = (202002,)
+    messages = {202002: "The username already registered"}  # the document's own wording here
 
     def __init__(self, container: Container) -> None:
         self.app = container.app  # the write side's claims: right the moment a register is
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        username = Params(req).text("username", required=True) or ""
-        try:
-            free_username(self.app, username)
-        except UpareError as ex:
-            if ex.code != 202002:
-                raise
-            raise UpareError(202002, message="The username already registered") from None
+        free_username(self.app, req.context.params["username"])
         respond(req, resp, {})
 
 
 class ValidateUniqueEmail(Resource):
     path = "/api/user/validateuniqueemail"
     summary = "Tell whether an email is free (0) or registered (202003)"
-    params = (Param("email", required=True),)
+    params = (EMAIL_PARAM,)
+    codes = (202003,)
 
     def __init__(self, container: Container) -> None:
         self.app = container.app  # the write side's claims, as for usernames
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        free_email(self.app, Params(req).text("email", required=True) or "")
+        free_email(self.app, req.context.params["email"])
         respond(req, resp, {})
 
 
@@ -71,19 +88,19 @@ class Info(Resource):
     path = "/api/user/info"
     summary = "Answer a user's public profile (`user`)"
     reads = ("users",)
-    params = (
-        Param("uid", "integer", description="without it, the logged-in user's own"),
-        MIN_POSITION,
-    )
+    params = (Param("uid", "integer", description="without it, the logged-in user's own"),)
+    caller = OPTIONAL  # with a uid anyone may ask; without one, a user asks for their own
+    codes = (202001, 202101)
+    answers = {"user": PROFILE}
     get_too = True
 
     def __init__(self, container: Container) -> None:
         self.db = container.db
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        uid = Params(req).integer("uid")
+        uid = req.context.params["uid"]
         if uid is None:
-            raise UpareError(202101)  # no sessions yet: nobody is logged in
+            uid = req.context.caller.user()  # the accounts issue adds email and phone
         profile = users.public_profile(self.db, uid)
         if profile is None:
             raise UpareError(202001)

@@ -12,7 +12,8 @@ from domain.errors import invalid
 NAMESPACE = uuid5(NAMESPACE_URL, "https://upare.com/ids")
 FIRST_UID = 10001
 USERNAME = re.compile(r"[A-Za-z0-9_.-]{3,32}")
-EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
+# No controls or spaces: `\s` differs between Python and the ECMA regexes of JSON Schema.
+EMAIL = re.compile(r"[^@\x00-\x20\x7f]{1,64}@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+")
 MIN_PASSWORD = 8
 
 

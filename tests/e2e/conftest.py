@@ -55,7 +55,7 @@ def server_process(
         try:
             requests.get(f"{base}/openapi.json", timeout=1)
             break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or still busy
             if process.poll() is not None or time.monotonic() > deadline:
                 log.close()
                 pytest.fail("server did not start:\n" + (tmp_path / "server.log").read_text())

@@ -5,6 +5,9 @@ from __future__ import annotations
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.credentials import open_session
+from upare.cache import SqliteCache
+
 
 def healthz_count(server: str) -> float:
     text = requests.get(f"{server}/metrics", timeout=10).text
@@ -28,7 +31,8 @@ def test_readyz_answers_ok_over_http(server):
     assert (answer.status_code, answer.json()["status"]) == (200, "ok")
 
 
-def test_a_caller_sees_its_own_write_without_asking_for_a_position(server):
+def test_a_caller_sees_its_own_write_without_asking_for_a_position(server, tmp_path):
+    open_session(SqliteCache(tmp_path / "cache.sqlite3"), "e2e-session", None)  # the server's
     with requests.Session() as session:
         session.cookies.set("sid", "e2e-session")
         done = session.post(

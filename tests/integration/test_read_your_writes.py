@@ -14,6 +14,7 @@ from api.app import create_app
 from api.freshness import ReadYourWrites
 from projections import catalog
 from projections.wakeup import Listen
+from tests.credentials import issue_token, open_session
 from upare.bootstrap import bootstrap
 from upare.settings import Settings
 from workers.store_feed import StoreFeed
@@ -27,6 +28,9 @@ CALLERS = {
 
 @pytest.fixture
 def client(container) -> falcon.testing.TestClient:
+    open_session(container.cache, "s3cret", None)  # an anonymous session, as captchas make
+    open_session(container.cache, "someone else", None)
+    issue_token(container.cache, "s3cret", 10001)
     return falcon.testing.TestClient(create_app(container))
 
 

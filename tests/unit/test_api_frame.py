@@ -8,6 +8,7 @@ import logging
 import falcon
 import pytest
 
+from api import images
 from api.app import RESOURCES
 from commands.handlers import Bus
 from domain.errors import ERRORS
@@ -34,6 +35,7 @@ def test_every_spelling_of_a_path_reaches_its_route(client, path):
 def test_a_post_only_endpoint_answers_get_with_200001_and_405(client):
     result = client.simulate_get("/api/User/register")
     assert result.status_code == 405
+    assert "POST" in result.headers["Allow"]  # RFC 9110
     assert result.json == {
         "error_code": 200001,
         "api_uri": "api/User/register",
@@ -105,7 +107,7 @@ def test_a_missing_parameter_is_named_in_errors(client):
     result = client.simulate_post("/api/User/register", json={"username": "alice"})
     assert result.status_code == 400
     assert result.json["error_code"] == 100004
-    assert result.json["errors"] == {"password": "is required"}
+    assert result.json["errors"] == {"password": "is required", "email": "is required"}
 
 
 def test_each_response_carries_a_request_id_and_keeps_a_sane_one_from_the_client(client):
@@ -169,7 +171,8 @@ def test_the_openapi_document_describes_every_route(client):
     for resource in RESOURCES:
         operations = document["paths"][resource.path]
         assert set(operations) == set(resource.methods())
-        schema = operations["post"]["requestBody"]["content"]["application/json"]["schema"]
+        media = "multipart/form-data" if resource is images.Disorder else "application/json"
+        schema = operations["post"]["requestBody"]["content"][media]["schema"]
         assert set(schema["properties"]) == {param.name for param in resource.params}
     json.dumps(document)
 
@@ -186,3 +189,54 @@ def test_every_routed_path_is_in_the_openapi_document(embedded):
             routed.add(node.uri_template)
     document = falcon.testing.TestClient(app).simulate_get("/openapi.json").json
     assert routed - {"/openapi.json"} <= set(document["paths"])
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "text"),
+    [
+        ("username=nobody&response_type=code", 200, "0"),
+        ("username=alice&response_type=code", 409, "202002"),
+        ("username=a&response_type=code", 400, "100004"),
+    ],
+)
+def test_response_type_code_answers_the_bare_code_with_the_same_status(
+    client, project, query, status, text
+):
+    form = {"username": "alice", "password": "correct horse", "email": "a@example.com"}
+    client.simulate_post("/api/User/register", params=form)
+    project()
+    result = client.simulate_post("/api/User/validateUniqueUsername", query_string=query)
+    assert (result.status_code, result.text) == (status, text)
+    assert result.headers["content-type"].startswith("text/plain")
+
+
+def test_another_response_type_is_a_validation_failure_in_the_envelope(client):
+    result = client.simulate_post(
+        "/api/User/validateUniqueUsername", params={"username": "bob", "response_type": "xml"}
+    )
+    assert (result.status_code, result.json["error_code"]) == (400, 100004)
+    assert list(result.json["errors"]) == ["response_type"]
+
+
+def test_a_uid_beyond_64_bits_is_a_validation_failure_not_a_database_error(client):
+    result = client.simulate_get(
+        "/api/User/info", params={"uid": "9820753193105431543855169142784"}
+    )
+    assert (result.status_code, result.json["error_code"]) == (400, 100004)
+    assert list(result.json["errors"]) == ["uid"]
+
+
+def test_the_openapi_document_states_the_rules_and_answers_of_each_parameter(client):
+    document = client.simulate_get("/openapi.json").json
+    register = document["paths"]["/api/user/register"]["post"]
+    body = register["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["username", "password", "email"]
+    assert body["properties"]["username"]["pattern"] == "^(?:[A-Za-z0-9_.-]{3,32})$"
+    assert body["properties"]["password"]["minLength"] == 8
+    assert {"200", "400", "409", "413", "503"} <= set(register["responses"])
+    info = document["paths"]["/api/user/info"]["get"]["parameters"]
+    uid = next(param["schema"] for param in info if param["name"] == "uid")
+    assert (uid["minimum"], uid["maximum"]) == (-(2**63), 2**63 - 1)
+    disorder = document["paths"]["/api/image/disorder"]["post"]["requestBody"]
+    assert disorder["required"] is True
+    assert disorder["content"]["multipart/form-data"]["schema"]["required"] == ["image"]

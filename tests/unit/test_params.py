@@ -1,44 +1,107 @@
-"""Reading parameters as CONTRACT section 1 says: booleans, integers, repeated values."""
+"""One declaration parses, validates and names the code of each parameter (CONTRACT 1-2)."""
 
 from __future__ import annotations
+
+import json
 
 import falcon
 import falcon.testing
 import pytest
 
-from api.params import Params
+from api.params import ACCESS_TOKEN, RESPONSE_TYPE, Param, parse
 from domain.errors import UpareError
 
+REMEMBER = Param("remember", "boolean", default=False)
+UID = Param("uid", "integer")
+USERNAME = Param("username", required=True, pattern=r"[a-z]{3,8}")
 
-def params_of(query: str) -> Params:
-    return Params(falcon.testing.create_req(query_string=query))
+
+def parsed(query: str = "", *declared: Param, body: dict | None = None) -> dict:
+    headers = {"content-type": "application/json"} if body is not None else None
+    req = falcon.testing.create_req(
+        query_string=query, body=json.dumps(body) if body is not None else None, headers=headers
+    )
+    return parse(req, declared)
+
+
+def refusal(query: str = "", *declared: Param, body: dict | None = None) -> UpareError:
+    with pytest.raises(UpareError) as refused:
+        parsed(query, *declared, body=body)
+    return refused.value
 
 
 @pytest.mark.parametrize("word", ["1", "true", "YES", "on"])
 def test_true_words_read_as_true(word):
-    assert params_of(f"remember={word}").boolean("remember") is True
+    assert parsed(f"remember={word}", REMEMBER) == {"remember": True}
 
 
 @pytest.mark.parametrize("word", ["0", "false", "No", "off"])
 def test_false_words_read_as_false(word):
-    assert params_of(f"remember={word}").boolean("remember", default=True) is False
+    assert parsed(f"remember={word}", Param("remember", "boolean", default=True)) == {
+        "remember": False
+    }
 
 
-def test_a_missing_boolean_takes_its_default():
-    assert params_of("").boolean("remember", default=True) is True
+def test_an_absent_parameter_takes_its_default():
+    assert parsed("", REMEMBER, RESPONSE_TYPE, UID) == {
+        "remember": False,
+        "response_type": "json",
+        "uid": None,
+    }
 
 
 def test_another_word_is_not_a_boolean():
-    with pytest.raises(UpareError) as refused:
-        params_of("remember=maybe").boolean("remember")
-    assert refused.value.code == 100004 and "remember" in refused.value.errors
+    assert "remember" in refusal("remember=maybe", REMEMBER).errors
 
 
 def test_a_repeated_parameter_takes_its_last_value():
-    assert params_of("uid=1&uid=2").integer("uid") == 2
+    assert parsed("uid=1&uid=2", UID) == {"uid": 2}
 
 
-def test_an_integer_that_is_not_one_is_refused():
-    with pytest.raises(UpareError) as refused:
-        params_of("uid=ten").integer("uid")
-    assert refused.value.errors == {"uid": "must be an integer"}
+@pytest.mark.parametrize("value", ["ten", "1.5", " 12", "", "9820753193105431543855169142784"])
+def test_an_integer_that_is_not_a_64_bit_one_is_a_validation_failure(value):
+    refused = refusal(f"uid={value}", UID)
+    assert (refused.code, refused.status, list(refused.errors)) == (100004, 400, ["uid"])
+
+
+def test_a_json_body_must_carry_the_declared_json_types():
+    assert parsed("", UID, body={"uid": 7}) == {"uid": 7}
+    assert refusal("", UID, body={"uid": "7"}).errors == {"uid": "must be a JSON integer"}
+    assert "username" in refusal("", USERNAME, body={"username": 123}).errors
+
+
+def test_body_values_win_over_query_values():
+    assert parsed("uid=1", UID, body={"uid": 2}) == {"uid": 2}
+
+
+def test_every_validation_failure_is_named_in_one_answer():
+    refused = refusal("uid=x", UID, USERNAME, Param("email", required=True))
+    assert refused.code == 100004
+    assert refused.errors == {
+        "uid": "must be an integer",
+        "username": "is required",
+        "email": "is required",
+    }
+
+
+def test_a_parameter_with_its_own_code_answers_it_when_missing_or_empty():
+    client_id = Param("client_id", required=True, missing=201101)
+    assert refusal("", client_id, UID).code == 201101
+    assert refusal("client_id=&uid=x", client_id, UID).code == 201101
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("username=ab", r"must match [a-z]{3,8}"),
+        ("username=alice%0A", r"must match [a-z]{3,8}"),
+        ("username=alice&response_type=xml", "must be one of json, code"),
+    ],
+)
+def test_patterns_and_choices_are_enforced(query, reason):
+    assert list(refusal(query, USERNAME, RESPONSE_TYPE).errors.values()) == [reason]
+
+
+def test_an_empty_access_token_answers_201202():
+    assert refusal("access_token=", ACCESS_TOKEN).code == 201202
+    assert parsed("", ACCESS_TOKEN) == {"access_token": None}

@@ -1,0 +1,146 @@
+"""Who is calling (CONTRACT 3), resolved once per request into `req.context.caller`.
+
+A resource declares the caller it needs, as it declares its parameters:
+
+- `ANYONE` (the default): credentials are resolved leniently; a stale or unknown one, or a
+  cache that fails while resolving (logged), is just anonymous.
+- `OPTIONAL`: credentials that are presented are checked strictly; nobody is allowed too.
+- `USER`: a user is needed (202101); `USER.scope("calendar")` also needs that token scope
+  (201206; scope `all` grants every one). Sessions have every scope.
+
+Credentials: `Authorization: Bearer <token>`, else the `access_token` parameter, else the `sid`
+cookie. A strict check answers 201201 for an unknown token, 201203 for an expired or revoked
+one, and fails closed when the cache cannot answer: 100003 for a session, 201207 for a token
+(both HTTP 503). An unknown session cookie is no session: its caller is anonymous.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import falcon
+
+from api.middleware import responds
+from domain.errors import UpareError
+from upare import sessions
+from upare.cache import Cache
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The resolved caller: `key` (SHA-256 hex of its secret) identifies it across requests."""
+
+    uid: int | None = None
+    kind: str | None = None  # "session" or "token"
+    client_id: str | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    key: str | None = None
+
+    def user(self) -> int:
+        """Return the caller's uid; 202101 when nobody is logged in."""
+        if self.uid is None:
+            raise UpareError(202101)
+        return self.uid
+
+
+ANONYMOUS = Caller()
+
+
+@dataclass(frozen=True)
+class Need:
+    """The caller a resource needs, and the codes checking it can answer."""
+
+    strict: bool = False
+    user: bool = False
+    scope_name: str | None = None
+
+    def scope(self, name: str) -> Need:
+        """Return this need with a token scope."""
+        return replace(self, scope_name=name)
+
+    def check(self, caller: Caller) -> None:
+        if self.user:
+            caller.user()
+        scoped = self.scope_name and caller.kind == "token"
+        if scoped and not {self.scope_name, "all"} & caller.scopes:
+            raise UpareError(201206)
+
+    def codes(self) -> tuple[int, ...]:
+        strict = (201201, 201203, 100003, 201207) if self.strict else ()
+        return strict + ((202101,) if self.user else ()) + ((201206,) if self.scope_name else ())
+
+
+ANYONE = Need()
+OPTIONAL = Need(strict=True)
+USER = Need(strict=True, user=True)
+
+
+def credentials(req: falcon.Request) -> tuple[str, str] | None:
+    """Return the kind ("token" or "session") and secret the request presents, if any."""
+    scheme, _, token = (req.get_header("Authorization") or "").partition(" ")
+    if scheme.lower() == "bearer":
+        return "token", token.strip()
+    token = req.context.params.get("access_token")
+    if token:
+        return "token", token
+    sid = req.cookies.get("sid")
+    return ("session", sid) if sid else None
+
+
+def resolve(cache: Cache, kind: str, secret: str) -> Caller:
+    """Return the caller these credentials stand for; refuse an unknown or spent token."""
+    if kind == "session":
+        state = sessions.read_session(cache, secret)
+        if state is None:
+            return ANONYMOUS
+        return Caller(uid=state.get("uid"), kind="session", key=sessions.identity(secret))
+    state = sessions.read_token(cache, secret)
+    if state is None:
+        raise UpareError(201201)
+    if state.get("revoked") or state["expires_at"] <= time.time():
+        raise UpareError(201203)
+    return Caller(
+        uid=state["uid"],
+        kind="token",
+        client_id=state["client_id"],
+        scopes=frozenset(state["scopes"]),
+        key=sessions.identity(secret),
+    )
+
+
+class Callers:
+    """Resolve the caller each resource needs, before its responder; refuse the wrong one."""
+
+    def __init__(self, cache: Cache) -> None:
+        self.cache = cache
+
+    def caller(self, req: falcon.Request, need: Need) -> Caller:
+        found = credentials(req)
+        if found is None:
+            return ANONYMOUS
+        kind, secret = found
+        try:
+            return resolve(self.cache, kind, secret)
+        except UpareError:
+            if need.strict:
+                raise
+            return ANONYMOUS
+        except sessions.CACHE_FAILURES as ex:
+            if need.strict:
+                log.error("the cache failed while checking a %s: %r", kind, ex)
+                raise UpareError(100003 if kind == "session" else 201207) from ex
+            log.warning("the cache failed while resolving a %s; anonymous: %r", kind, ex)
+            return ANONYMOUS
+
+    def process_resource(
+        self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
+    ) -> None:
+        need = getattr(resource, "caller", None)
+        if need is not None and responds(req, resource):
+            req.context.caller = self.caller(req, need)
+            need.check(req.context.caller)
