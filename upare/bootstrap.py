@@ -55,6 +55,7 @@ class Container:
                 "app": self.app,
                 "uids": Uids(self.app),
                 "cache": self.cache,
+                "mailer": self.mailer,
                 "clock": self.clock,
                 "settings": self.settings,
             }

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.credentials import open_session
+from upare.cache import RedisCache
 from upare.settings import Settings
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -146,8 +148,12 @@ def server_env(request: pytest.FixtureRequest) -> dict[str, str]:
     return {"UPARE_REDIS_URL": request.getfixturevalue("redis_url")}
 
 
-def test_with_redis_down_a_stored_write_is_answered_as_stored(server):
-    cookies = {"sid": "some-session-id"}
+def test_with_redis_down_a_stored_write_is_answered_as_stored_and_sessions_fail_closed(
+    server, redis_url
+):
+    sid = f"sid-{uuid.uuid4().hex}"
+    open_session(RedisCache(redis_url), sid, 10001)
+    cookies = {"sid": sid}
     with stopped("redis"):
         answer = requests.post(
             f"{server}/api/User/register",
@@ -155,10 +161,16 @@ def test_with_redis_down_a_stored_write_is_answered_as_stored(server):
             cookies=cookies,
             timeout=30,
         )
+        own = requests.post(f"{server}/api/User/info", cookies=cookies, timeout=30)
         down = ready(server)
     assert (answer.status_code, answer.json()["error_code"]) == (200, 0)
+    assert (own.status_code, own.json()["error_code"]) == (503, 100003)
+    assert "Retry-After" in own.headers
     assert down["failed"] == ["cache"]
     wait_visible(server, [Answer(200, 0, {}, answer.json(), "application/json")])
+    open_session(RedisCache(redis_url), sid, answer.json()["uid"])  # Redis lost it: no saving
+    mine = requests.post(f"{server}/api/User/info", cookies=cookies, timeout=30)
+    assert mine.json()["user"]["username"] == "carol"
 
 
 def worker_pids(server_pid: int) -> list[int]:
