@@ -104,6 +104,6 @@ def postgres_env(url: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
         # an outage answers within seconds (100003), well inside gunicorn's worker timeout,
         # and a connection the server dropped is noticed before it is used
-        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_CONNECT_TIMEOUT": "1",
         "POSTGRES_PRE_PING": "y",
     }

@@ -77,7 +77,12 @@ class Projector:
         log.info("projecting from %s as group %s", self.config.topic, self.config.group)
         try:
             while not stop.is_set():
-                batch = consumer.poll(timeout_ms=POLL_MS)
+                try:
+                    batch = consumer.poll(timeout_ms=POLL_MS)
+                except KafkaError as ex:  # the broker went away: the client reconnects
+                    log.warning("polling Kafka failed, polling again: %r", ex)
+                    stop.wait(kafka.RETRY_SECONDS)
+                    continue
                 with outage.step():
                     try:
                         self.handle(consumer, batch, stop)
