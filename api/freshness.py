@@ -57,6 +57,9 @@ class ReadYourWrites:
         wanted = max(req.context.params["min_position"] or 0, self.remembered(caller_key(req)))
         if not wanted:
             return
+        if wait_for(self.db, names, wanted, 0):  # the usual case: seen already
+            return
+        # a position the store has not reached would never come: stale at once
         if wanted > self.log.head() or not wait_for(
             self.db, names, wanted, self.timeout, self.wakeup
         ):

@@ -169,8 +169,9 @@ class _Copier:
 
     def switch(self, old: Projection) -> None:
         """In one transaction: apply the rest, make the new generation live, drop the old."""
-        # Read before the lock: the live generation may pass it meanwhile, and a few side
-        # effects then run twice (they are idempotent per event); none is ever lost.
+        # Read before the lock: the live generation may pass it meanwhile, and a few events
+        # then queue their messages again, which the outbox's key (no generation in it)
+        # turns into nothing; none is ever lost.
         applied = self._handled() if self.projection.has_side_effects else None
         self.position, self.events = with_retries(
             lambda careful: self._switch(old, applied, careful), self.retry, PATIENT

@@ -13,35 +13,31 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
+import psycopg_pool
+import redis
+from eventsourcing import persistence
+from kafka import errors as kafka_errors
+
 log = logging.getLogger(__name__)
 # what SQLite says when its file cannot be used now, rather than about the statement
 SQLITE_OUTAGES = ("database is locked", "unable to open", "disk i/o error", "disk is full")
 
 
-def _outage_classes() -> tuple[type[BaseException], ...]:
-    import psycopg
-    import psycopg_pool
-    import redis
-    from eventsourcing import persistence
-    from kafka import errors as kafka_errors
-
-    return (
-        ConnectionError,
-        TimeoutError,
-        psycopg.OperationalError,
-        psycopg.InterfaceError,
-        psycopg_pool.PoolTimeout,
-        redis.ConnectionError,
-        redis.TimeoutError,
-        kafka_errors.BrokerNotAvailableError,
-        kafka_errors.KafkaConnectionError,
-        kafka_errors.KafkaTimeoutError,
-        persistence.OperationalError,
-        persistence.InterfaceError,
-    )
-
-
-OUTAGES = _outage_classes()
+OUTAGES: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    TimeoutError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    psycopg_pool.PoolTimeout,
+    redis.ConnectionError,
+    redis.TimeoutError,
+    kafka_errors.BrokerNotAvailableError,
+    kafka_errors.KafkaConnectionError,
+    kafka_errors.KafkaTimeoutError,
+    persistence.OperationalError,
+    persistence.InterfaceError,
+)
 
 
 def is_outage(ex: BaseException) -> bool:

@@ -133,7 +133,6 @@ class Deliverer:
         outage = RideOut("deliverer", stop)
         while not stop.is_set():
             mark = wakeup.mark()
-            tried = 0
             with outage.step():
                 tried = self.run_once()
                 if not tried:

@@ -12,7 +12,7 @@ import pytest
 
 from projections import PROJECTIONS, catalog
 from projections.watermark import watermark
-from tests.integration.tally import Counter, TallyProjection, reference, rows, stream
+from tests.integration.tally import TallyProjection, reference, rows, stream
 from upare.bootstrap import Container, bootstrap
 from upare.settings import Settings
 from workers.store_feed import StoreFeed
@@ -20,13 +20,10 @@ from workers.store_feed import StoreFeed
 EVENTS = 3000
 
 
-def counter_events_up_to(container: Container) -> list[int]:
-    """Return the positions of the stored counter events, in order."""
-    topics = (Counter.Opened, Counter.Added)
+def counter_events(container: Container) -> list[int]:
+    """Return the positions of the stored events the tally projection counts, in order."""
     return [
-        event.position
-        for event in container.log.read(0, 10**9)
-        if any(event.topic.endswith(kind.__qualname__) for kind in topics)
+        event.position for event in container.log.read(0, 10**9) if TallyProjection.wants(event)
     ]
 
 
@@ -69,7 +66,7 @@ def test_a_projection_added_to_a_deployment_gets_its_whole_history(settings: Set
         for _ in stream(before.app, EVENTS):
             pass
     with bootstrap(settings, [*PROJECTIONS, TallyProjection]) as after:  # B is deployed
-        positions = counter_events_up_to(after)
+        positions = counter_events(after)
         head = after.log.head()
         assert watermark(after.db, TallyProjection.name) == 0  # not built: owns nothing yet
         done = threading.Event()
@@ -140,7 +137,7 @@ def test_on_kafka_a_projection_added_later_is_built_before_the_projector_counts_
             pass
         wait_until_projected(before, None, timeout=60)
     with bootstrap(settings, [*PROJECTIONS, TallyProjection]) as after:
-        positions = counter_events_up_to(after)
+        positions = counter_events(after)
         done = threading.Event()
         lies: list[str] = []
         watcher = threading.Thread(target=lambda: lies.extend(watch(after, positions, done)))
@@ -153,5 +150,5 @@ def test_on_kafka_a_projection_added_later_is_built_before_the_projector_counts_
         done.set()
         watcher.join()
         assert lies == []
-        positions = counter_events_up_to(after)
+        positions = counter_events(after)
         assert held_at_watermark(after)[1] == len(positions)
