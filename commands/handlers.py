@@ -2,8 +2,9 @@
 dependencies bound (as cosmicpython's bootstrap does).
 
 A handler is a function `handler(command, *, name: Dependency, ...)`: its keyword-only
-parameters name what it needs from the composition root (`app`, `uids`, `cache`,
-`mailer`, `clock`, `settings`), and the bus passes exactly those. A version conflict (two
+parameters name what it needs from the composition root (`app`, `uids`, `cache`, `limits`,
+`db` (the read-model database, for the outbox), `mailer`, `clock`, `settings`), and the bus
+passes exactly those. A version conflict (two
 writers saved the same aggregate version, or claimed the same unique value) reloads and runs
 the command again, a bounded number of times, in one place for every command.
 """

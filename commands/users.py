@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from commands.application import Done, WriteApplication
@@ -66,9 +68,43 @@ class Uids:
         return free
 
 
-def claimed(app: WriteApplication, kind: str, value: str) -> bool:
-    """Tell whether a unique value (a username, an email, ...) is claimed on the write side."""
-    return app.exists(index_id(kind, value))
+def _index(app: WriteApplication, kind: str, value: str) -> Index | None:
+    try:
+        index: Index = app.repository.get(index_id(kind, value))
+    except AggregateNotFoundError:
+        return None
+    return index
+
+
+def claimed(app: WriteApplication, kind: str, value: str) -> UUID | None:
+    """Return who holds a unique value (a username, an email, ...) on the write side, if any."""
+    index = _index(app, kind, value)
+    return None if index is None else index.owner
+
+
+def claim(app: WriteApplication, kind: str, value: str, owner: UUID, code: int) -> Index:
+    """Return the index claiming `value` for `owner`, to save with the owner's change.
+
+    `code` is answered when someone else holds it. Two claimants racing for a free value both
+    get an index here; the second save fails on its version (and the command runs again).
+    """
+    index = _index(app, kind, value)
+    if index is None:
+        return Index(kind=kind, value=value, owner=owner)
+    if index.owner not in (None, owner):
+        raise UpareError(code)
+    if index.owner is None:
+        index.reclaim(owner)
+    return index
+
+
+def release(app: WriteApplication, kind: str, value: str, owner: UUID) -> list[Index]:
+    """Return the released index of a value `owner` held (to save with the change), if any."""
+    index = _index(app, kind, value)
+    if index is None or index.owner != owner:
+        return []
+    index.release()
+    return [index]
 
 
 def free_username(app: WriteApplication, username: str) -> str:
@@ -78,7 +114,8 @@ def free_username(app: WriteApplication, username: str) -> str:
     answer is right the moment a registration is stored, with no projection in between.
     """
     username = check_username(username)
-    if claimed(app, "username", username):
+    # a new user's nickname is the username, so a username may not be someone's nickname
+    if claimed(app, "username", username) or claimed(app, "nickname", username):
         raise UpareError(202002)
     return username
 
@@ -109,7 +146,8 @@ def register_user(command: RegisterUser, *, app: WriteApplication, uids: Uids) -
         return app.record(
             user,
             Index(kind="username", value=username, owner=user.id),
-            Index(kind="email", value=email, owner=user.id),
+            claim(app, "nickname", username, user.id, 202002),
+            claim(app, "email", email, user.id, 202003),
             uid=uid,
         )
     except IntegrityError:

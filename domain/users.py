@@ -49,8 +49,15 @@ def check_email(email: str) -> str:
     return email
 
 
+MEDIA = ("email", "phone")
+
+
 class User(Aggregate):
-    """A registered account."""
+    """A registered account.
+
+    Its events carry no password and no code: only the password's Argon2id hash. A new email
+    or phone is unverified until `verify` records its code was confirmed.
+    """
 
     class Registered(Aggregate.Created):
         uid: int
@@ -66,16 +73,98 @@ class User(Aggregate):
     def __init__(self, *, uid: int, username: str, email: str, password_hash: str) -> None:
         self.uid = uid
         self.username = username
-        self.nickname = username
+        self.nickname = username  # claimed as a nickname too, so nicknames stay unique
         self.email = email
+        self.phone: str | None = None
+        self.verified: dict[str, str] = {}  # medium -> the value whose code was confirmed
         self.password_hash = password_hash
+        self.details: dict[str, str] = {}
+        self.avatar: dict[str, str] = {}  # size -> stored file name
+        self.sns: dict[str, str] = {}  # channel -> openid
+
+    class PasswordChanged(Aggregate.Event):
+        password_hash: str
+
+    @event(PasswordChanged)
+    def change_password(self, password_hash: str) -> None:
+        self.password_hash = password_hash
+
+    class NicknameChanged(Aggregate.Event):
+        nickname: str
+
+    @event(NicknameChanged)
+    def change_nickname(self, nickname: str) -> None:
+        self.nickname = nickname
+
+    class EmailChanged(Aggregate.Event):
+        email: str
+
+    @event(EmailChanged)
+    def change_email(self, email: str) -> None:
+        self.email = email
+        self.verified.pop("email", None)
+
+    class PhoneChanged(Aggregate.Event):
+        phone: str
+
+    @event(PhoneChanged)
+    def change_phone(self, phone: str) -> None:
+        self.phone = phone
+        self.verified.pop("phone", None)
+
+    class MediumVerified(Aggregate.Event):
+        medium: str
+        value: str
+
+    @event(MediumVerified)
+    def verify(self, medium: str, value: str) -> None:
+        self.verified[medium] = value
+
+    class DetailsChanged(Aggregate.Event):
+        details: dict[str, str]
+
+    @event(DetailsChanged)
+    def change_details(self, details: dict[str, str]) -> None:
+        self.details = {**self.details, **details}
+
+    class AvatarSet(Aggregate.Event):
+        files: dict[str, str]
+
+    @event(AvatarSet)
+    def set_avatar(self, files: dict[str, str]) -> None:
+        self.avatar = files
+
+    class SnsBound(Aggregate.Event):
+        channel: str
+        openid: str
+
+    @event(SnsBound)
+    def bind_sns(self, channel: str, openid: str) -> None:
+        self.sns[channel] = openid
+
+    class SnsUnbound(Aggregate.Event):
+        channel: str
+
+    @event(SnsUnbound)
+    def unbind_sns(self, channel: str) -> None:
+        del self.sns[channel]
+
+    def medium(self, medium: str) -> str | None:
+        """Return the user's email or phone (`medium` names which)."""
+        return self.email if medium == "email" else self.phone
+
+    def is_verified(self, medium: str) -> bool:
+        value = self.medium(medium)
+        return value is not None and self.verified.get(medium) == value
 
 
 class Index(Aggregate):
-    """A claim on a unique value (a username, an email): one aggregate per value.
+    """A claim on a unique value (a username, an email, a phone, a nickname, an SNS identity):
+    one aggregate per value.
 
     Its id is derived from the normalised value, so a second claim on the same value fails on
-    the event store's own uniqueness constraint, in the same transaction as the claimant.
+    the event store's own uniqueness constraint (or, once released and claimed again, on its
+    version), in the same transaction as the claimant. `owner` is None while released.
     """
 
     class Claimed(Aggregate.Created):
@@ -90,4 +179,18 @@ class Index(Aggregate):
     @event(Claimed)
     def __init__(self, *, kind: str, value: str, owner: UUID) -> None:
         self.kind = kind
+        self.owner: UUID | None = owner
+
+    class Released(Aggregate.Event):
+        pass
+
+    @event(Released)
+    def release(self) -> None:
+        self.owner = None
+
+    class Reclaimed(Aggregate.Event):
+        owner: UUID
+
+    @event(Reclaimed)
+    def reclaim(self, owner: UUID) -> None:
         self.owner = owner

@@ -1,6 +1,8 @@
-"""The users read model: public profiles and the keys that tell whether a name is taken."""
+"""The users read model: profiles (public and own), and the keys that tell a name is taken."""
 
 from __future__ import annotations
+
+import json
 
 from domain.users import User
 from projections.base import Projection, handles
@@ -9,25 +11,33 @@ from projections.events import EventRecord
 
 
 class UsersProjection(Projection):
+    """One row per user. `avatar` and `details` are JSON objects (size -> file name; the
+    detail fields set so far); `email_verified`/`phone_verified` are 0 or 1."""
+
     name = "users"
+    version = 2
     tables = {
         "profiles": (
-            "uid BIGINT PRIMARY KEY, username TEXT NOT NULL, username_key TEXT NOT NULL,"
-            " nickname TEXT NOT NULL, email TEXT NOT NULL, email_key TEXT NOT NULL,"
-            " registered_at TEXT NOT NULL"
+            "uid BIGINT PRIMARY KEY, user_id TEXT NOT NULL, username TEXT NOT NULL,"
+            " username_key TEXT NOT NULL, nickname TEXT NOT NULL, email TEXT NOT NULL,"
+            " email_key TEXT NOT NULL,"
+            " email_verified INTEGER NOT NULL, phone TEXT, phone_verified INTEGER NOT NULL,"
+            " avatar TEXT NOT NULL, details TEXT NOT NULL, registered_at TEXT NOT NULL"
         ),
     }
-    indexes = {"profiles": ["username_key", "email_key"]}
+    indexes = {"profiles": ["user_id", "username_key", "email_key"]}
 
     @handles(User.Registered)
     def registered(self, tx: Transaction, event: EventRecord) -> None:
         data = event.data
         tx.execute(
-            f"INSERT INTO {self.table('profiles')} (uid, username, username_key, nickname,"
-            " email, email_key, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            f"INSERT INTO {self.table('profiles')} (uid, user_id, username, username_key,"
+            " nickname, email, email_key, email_verified, phone, phone_verified, avatar,"
+            " details, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, 0, '{}', '{}', ?)"
             " ON CONFLICT (uid) DO NOTHING",
             (
                 data["uid"],
+                str(event.originator_id),
                 data["username"],
                 data["username"].casefold(),
                 data["username"],
@@ -36,3 +46,47 @@ class UsersProjection(Projection):
                 event.timestamp.isoformat(),
             ),
         )
+
+    def _update(self, tx: Transaction, event: EventRecord, sets: str, *values: object) -> None:
+        tx.execute(
+            f"UPDATE {self.table('profiles')} SET {sets} WHERE user_id = ?",
+            (*values, str(event.originator_id)),
+        )
+
+    @handles(User.NicknameChanged)
+    def nickname_changed(self, tx: Transaction, event: EventRecord) -> None:
+        self._update(tx, event, "nickname = ?", event.data["nickname"])
+
+    @handles(User.EmailChanged)
+    def email_changed(self, tx: Transaction, event: EventRecord) -> None:
+        email = event.data["email"]
+        self._update(
+            tx, event, "email = ?, email_key = ?, email_verified = 0", email, email.casefold()
+        )
+
+    @handles(User.PhoneChanged)
+    def phone_changed(self, tx: Transaction, event: EventRecord) -> None:
+        self._update(tx, event, "phone = ?, phone_verified = 0", event.data["phone"])
+
+    @handles(User.MediumVerified)
+    def medium_verified(self, tx: Transaction, event: EventRecord) -> None:
+        medium = {"email": "email", "phone": "phone"}[event.data["medium"]]
+        tx.execute(
+            f"UPDATE {self.table('profiles')} SET {medium}_verified = 1"
+            f" WHERE user_id = ? AND {medium} = ?",
+            (str(event.originator_id), event.data["value"]),
+        )
+
+    @handles(User.DetailsChanged)
+    def details_changed(self, tx: Transaction, event: EventRecord) -> None:
+        row = tx.fetchone(
+            f"SELECT details FROM {self.table('profiles')} WHERE user_id = ?",
+            (str(event.originator_id),),
+        )
+        if row is not None:
+            details = {**json.loads(row[0]), **event.data["details"]}
+            self._update(tx, event, "details = ?", json.dumps(details, sort_keys=True))
+
+    @handles(User.AvatarSet)
+    def avatar_set(self, tx: Transaction, event: EventRecord) -> None:
+        self._update(tx, event, "avatar = ?", json.dumps(event.data["files"], sort_keys=True))

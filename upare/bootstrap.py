@@ -16,6 +16,7 @@ from projections.base import Projection
 from projections.database import ReadDB
 from projections.events import EventLog
 from upare.cache import Cache, RedisCache, SqliteCache
+from upare.rate_limits import RateLimits
 from upare.settings import Settings, postgres_env
 from workers.mailer import Mailer
 
@@ -48,6 +49,11 @@ class Container:
         return Retry(settings.projection_retries, settings.projection_backoff_ms / 1000)
 
     @cached_property
+    def limits(self) -> RateLimits:
+        """The rate limits (failed logins, code sends), counted in the cache."""
+        return RateLimits(self.cache)
+
+    @cached_property
     def bus(self) -> Bus:
         """The command bus, its handlers bound to what they need."""
         return Bus(
@@ -55,6 +61,8 @@ class Container:
                 "app": self.app,
                 "uids": Uids(self.app),
                 "cache": self.cache,
+                "limits": self.limits,
+                "db": self.db,
                 "mailer": self.mailer,
                 "clock": self.clock,
                 "settings": self.settings,

@@ -1,82 +1,205 @@
-"""The short-lived key-value cache (sessions, captchas, code timers): Redis or a SQLite file."""
+"""The short-lived key-value cache (sessions, captchas, code timers, counters): Redis or a
+SQLite file, with the same atomic operations on both.
+
+Every key has a time to live. `add` (set if absent), `take` (read and delete at once) and
+`incr` (count, the first increment starting the key's life) are atomic, so two requests racing
+for one captcha or one resend timer cannot both win. `join`/`members` keep a set of members
+under a key (a user's sessions), each member with its own time to live.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
 
 class Cache(Protocol):
     def get(self, key: str) -> bytes | None: ...
-    def set(self, key: str, value: bytes, ttl_seconds: int) -> None: ...
-    def delete(self, key: str) -> None: ...
+    def set(self, key: str, value: bytes, ttl_seconds: float) -> None: ...
+    def add(self, key: str, value: bytes, ttl_seconds: float) -> bool: ...
+    def take(self, key: str) -> bytes | None: ...
+    def incr(self, key: str, ttl_seconds: float) -> int: ...
+    def ttl(self, key: str) -> float | None: ...
+    def delete(self, *keys: str) -> None: ...
+    def join(self, key: str, member: str, ttl_seconds: float) -> None: ...
+    def members(self, key: str) -> frozenset[str]: ...
+    def leave(self, key: str, member: str) -> None: ...
     def ping(self) -> None: ...
 
 
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
 class RedisCache:
-    """The cache in Redis."""
+    """The cache in Redis; a set's members expire by their score (the time they end)."""
 
     def __init__(self, url: str) -> None:
         import redis
 
+        self.url = url
         self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
     def get(self, key: str) -> bytes | None:
         return self.client.get(key)  # type: ignore[return-value]
 
-    def set(self, key: str, value: bytes, ttl_seconds: int) -> None:
-        self.client.set(key, value, ex=ttl_seconds)
+    def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        self.client.set(key, value, px=_ms(ttl_seconds))
 
-    def delete(self, key: str) -> None:
-        self.client.delete(key)
+    def add(self, key: str, value: bytes, ttl_seconds: float) -> bool:
+        return bool(self.client.set(key, value, px=_ms(ttl_seconds), nx=True))
+
+    def take(self, key: str) -> bytes | None:
+        return self.client.getdel(key)  # type: ignore[return-value]
+
+    def incr(self, key: str, ttl_seconds: float) -> int:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.pexpire(key, _ms(ttl_seconds), nx=True)
+        count, _ = pipe.execute()
+        return int(count)
+
+    def ttl(self, key: str) -> float | None:
+        left = int(self.client.pttl(key))  # type: ignore[arg-type]
+        return None if left < 0 else left / 1000
+
+    def delete(self, *keys: str) -> None:
+        if keys:
+            self.client.delete(*keys)
+
+    def join(self, key: str, member: str, ttl_seconds: float) -> None:
+        now = time.time()
+        pipe = self.client.pipeline(transaction=True)
+        pipe.zremrangebyscore(key, "-inf", now)
+        pipe.zadd(key, {member: now + ttl_seconds})
+        pipe.expire(key, int(ttl_seconds) + 1, gt=True)
+        pipe.expire(key, int(ttl_seconds) + 1, nx=True)
+        pipe.execute()
+
+    def members(self, key: str) -> frozenset[str]:
+        found = self.client.zrangebyscore(key, time.time(), "+inf")
+        return frozenset(member.decode() for member in found)  # type: ignore[union-attr]
+
+    def leave(self, key: str, member: str) -> None:
+        self.client.zrem(key, member)
 
     def ping(self) -> None:
         self.client.ping()
 
 
 class SqliteCache:
-    """The cache in a SQLite file, for the embedded default; expired keys read as missing."""
+    """The cache in a SQLite file, for the embedded default; expired keys read as missing.
+
+    Each change runs in an immediate transaction (one writer at a time), which makes the
+    read-then-write operations atomic across the server's processes.
+    """
 
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         self._local = threading.local()
-        with self._connection() as connection:
+        with self._write() as connection:
             connection.execute(
                 "CREATE TABLE IF NOT EXISTS cache"
                 " (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires REAL NOT NULL)"
+            )
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS cache_sets (key TEXT NOT NULL, member TEXT NOT NULL,"
+                " expires REAL NOT NULL, PRIMARY KEY (key, member))"
             )
 
     def _connection(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            connection = sqlite3.connect(self.path, timeout=30)
+            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             connection.execute("PRAGMA journal_mode=WAL")
             self._local.connection = connection
         return connection
 
-    def get(self, key: str) -> bytes | None:
-        row = (
-            self._connection()
-            .execute("SELECT value FROM cache WHERE key = ? AND expires > ?", (key, time.time()))
-            .fetchone()
-        )
-        return None if row is None else bytes(row[0])
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        connection = self._connection()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield connection
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
 
-    def set(self, key: str, value: bytes, ttl_seconds: int) -> None:
-        with self._connection() as connection:
-            connection.execute(
-                "INSERT INTO cache (key, value, expires) VALUES (?, ?, ?) ON CONFLICT (key)"
-                " DO UPDATE SET value = excluded.value, expires = excluded.expires",
-                (key, value, time.time() + ttl_seconds),
-            )
+    def _live(self, connection: sqlite3.Connection, key: str) -> tuple[bytes, float] | None:
+        row = connection.execute(
+            "SELECT value, expires FROM cache WHERE key = ? AND expires > ?", (key, time.time())
+        ).fetchone()
+        return None if row is None else (bytes(row[0]), float(row[1]))
+
+    def _put(self, connection: sqlite3.Connection, key: str, value: bytes, expires: float) -> None:
+        connection.execute(
+            "INSERT INTO cache (key, value, expires) VALUES (?, ?, ?) ON CONFLICT (key)"
+            " DO UPDATE SET value = excluded.value, expires = excluded.expires",
+            (key, value, expires),
+        )
+
+    def get(self, key: str) -> bytes | None:
+        found = self._live(self._connection(), key)
+        return None if found is None else found[0]
+
+    def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        with self._write() as connection:
+            self._put(connection, key, value, time.time() + ttl_seconds)
             connection.execute("DELETE FROM cache WHERE expires <= ?", (time.time(),))
 
-    def delete(self, key: str) -> None:
-        with self._connection() as connection:
+    def add(self, key: str, value: bytes, ttl_seconds: float) -> bool:
+        with self._write() as connection:
+            if self._live(connection, key) is not None:
+                return False
+            self._put(connection, key, value, time.time() + ttl_seconds)
+            return True
+
+    def take(self, key: str) -> bytes | None:
+        with self._write() as connection:
+            found = self._live(connection, key)
             connection.execute("DELETE FROM cache WHERE key = ?", (key,))
+            return None if found is None else found[0]
+
+    def incr(self, key: str, ttl_seconds: float) -> int:
+        with self._write() as connection:
+            found = self._live(connection, key)
+            count = 1 if found is None else int(found[0]) + 1
+            expires = time.time() + ttl_seconds if found is None else found[1]
+            self._put(connection, key, str(count).encode(), expires)
+            return count
+
+    def ttl(self, key: str) -> float | None:
+        found = self._live(self._connection(), key)
+        return None if found is None else max(0.0, found[1] - time.time())
+
+    def delete(self, *keys: str) -> None:
+        with self._write() as connection:
+            connection.executemany("DELETE FROM cache WHERE key = ?", [(key,) for key in keys])
+
+    def join(self, key: str, member: str, ttl_seconds: float) -> None:
+        with self._write() as connection:
+            connection.execute("DELETE FROM cache_sets WHERE expires <= ?", (time.time(),))
+            connection.execute(
+                "INSERT INTO cache_sets (key, member, expires) VALUES (?, ?, ?)"
+                " ON CONFLICT (key, member) DO UPDATE SET expires = excluded.expires",
+                (key, member, time.time() + ttl_seconds),
+            )
+
+    def members(self, key: str) -> frozenset[str]:
+        rows = self._connection().execute(
+            "SELECT member FROM cache_sets WHERE key = ? AND expires > ?", (key, time.time())
+        )
+        return frozenset(str(row[0]) for row in rows)
+
+    def leave(self, key: str, member: str) -> None:
+        with self._write() as connection:
+            connection.execute("DELETE FROM cache_sets WHERE key = ? AND member = ?", (key, member))
 
     def ping(self) -> None:
         self._connection().execute("SELECT 1")

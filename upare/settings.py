@@ -25,6 +25,9 @@ class Settings:
     delivery_lease: float = 120.0  # seconds a deliverer holds a message it is sending
     secret_key: str = "development-only-secret"  # noqa: S105 (refused in production)
     max_body_bytes: int = 8 * 1024 * 1024
+    captcha_test_mode: bool = False  # the answer PASSED always passes (refused in production)
+    cookie_secure: bool = False  # the `sid` cookie is sent over HTTPS only
+    code_resend_seconds: int = 60  # the least interval between two codes to one medium
     projection_retries: int = 3  # a failing batch's retries before its culprit is parked
     projection_backoff_ms: int = 50  # the first pause between them, doubling
     kafka_topic: str = "upare.events"
@@ -52,6 +55,11 @@ class Settings:
             delivery_lease=float(environ.get("UPARE_DELIVERY_LEASE") or cls.delivery_lease),
             secret_key=environ.get("UPARE_SECRET_KEY") or cls.secret_key,
             max_body_bytes=int(environ.get("UPARE_MAX_BODY_BYTES") or cls.max_body_bytes),
+            captcha_test_mode=flag(environ.get("UPARE_CAPTCHA_TEST_MODE")),
+            cookie_secure=flag(environ.get("UPARE_COOKIE_SECURE")),
+            code_resend_seconds=int(
+                environ.get("UPARE_CODE_RESEND_SECONDS") or cls.code_resend_seconds
+            ),
             projection_retries=int(
                 environ.get("UPARE_PROJECTION_RETRIES") or cls.projection_retries
             ),
@@ -70,6 +78,11 @@ class Settings:
         return settings
 
     @property
+    def media_dir(self) -> Path:
+        """Return the folder of stored avatars."""
+        return self.data_dir / "media"
+
+    @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith(("postgresql://", "postgres://"))
 
@@ -82,6 +95,8 @@ class Settings:
         """Refuse settings that must never reach production."""
         if self.env == "production" and self.secret_key == Settings.secret_key:
             raise SystemExit("UPARE_SECRET_KEY must be set when UPARE_ENV=production")
+        if self.env == "production" and self.captcha_test_mode:
+            raise SystemExit("UPARE_CAPTCHA_TEST_MODE must not be on when UPARE_ENV=production")
         if not (self.is_postgres or self.database_url.startswith("sqlite:///")):
             raise SystemExit("UPARE_DATABASE_URL must be postgresql://... or sqlite:///DIR")
         if not self.mail_url.startswith(("smtp://", "file://", "console://")):
@@ -90,6 +105,11 @@ class Settings:
             raise SystemExit("UPARE_SMS_URL must be file:///DIR or console://")
         if self.delivery_attempts < 1:
             raise SystemExit("UPARE_DELIVERY_ATTEMPTS must be 1 or more")
+
+
+def flag(value: str | None) -> bool:
+    """Read an on/off setting: 1/true/yes/on (any case) is on, anything else off."""
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def postgres_env(url: str) -> dict[str, str]:

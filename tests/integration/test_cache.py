@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from limits import RateLimitItemPerMinute
 
 from upare.cache import RedisCache, SqliteCache
+from upare.rate_limits import RateLimits
 
 
 @pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
@@ -31,3 +34,57 @@ def test_a_deleted_value_is_gone(cache):
     cache.delete(key)
     assert cache.get(key) is None
     cache.ping()
+
+
+def test_add_sets_a_key_only_when_it_is_absent(cache):
+    key = f"test:{uuid.uuid4().hex}"
+    assert cache.add(key, b"first", ttl_seconds=60)
+    assert not cache.add(key, b"second", ttl_seconds=60)
+    assert cache.get(key) == b"first"
+    assert 59 <= cache.ttl(key) <= 60
+
+
+def test_take_answers_a_value_once(cache):
+    key = f"test:{uuid.uuid4().hex}"
+    cache.set(key, b"answer", ttl_seconds=60)
+    assert cache.take(key) == b"answer"
+    assert cache.take(key) is None
+    assert cache.ttl(key) is None
+
+
+def test_incr_counts_and_its_first_increment_starts_the_keys_life(cache):
+    key = f"test:{uuid.uuid4().hex}"
+    assert [cache.incr(key, ttl_seconds=1) for _ in range(3)] == [1, 2, 3]
+    time.sleep(1.1)
+    assert cache.incr(key, ttl_seconds=60) == 1
+
+
+def test_racing_threads_take_a_value_once_and_count_every_increment(cache):
+    key, counter = f"test:{uuid.uuid4().hex}", f"test:{uuid.uuid4().hex}"
+    cache.set(key, b"answer", ttl_seconds=60)
+    with ThreadPoolExecutor(8) as pool:
+        taken = list(pool.map(lambda _: cache.take(key), range(16)))
+        counts = list(pool.map(lambda _: cache.incr(counter, 60), range(40)))
+    assert taken.count(b"answer") == 1
+    assert sorted(counts) == list(range(1, 41))
+
+
+def test_a_sets_members_expire_one_by_one_and_can_leave(cache):
+    key = f"test:{uuid.uuid4().hex}"
+    cache.join(key, "short", ttl_seconds=1)
+    cache.join(key, "long", ttl_seconds=60)
+    cache.join(key, "gone", ttl_seconds=60)
+    cache.leave(key, "gone")
+    assert cache.members(key) == {"short", "long"}
+    time.sleep(1.1)
+    assert cache.members(key) == {"long"}
+
+
+def test_rate_limits_refuse_past_the_limit_and_say_how_long_to_wait(cache):
+    limits = RateLimits(cache)
+    item, who = RateLimitItemPerMinute(3, 15), uuid.uuid4().hex
+    assert [limits.hit(item, who) for _ in range(4)] == [True, True, True, False]
+    assert 0 < limits.retry_after(item, who) <= 15 * 60
+    assert limits.retry_after(item, "someone else") is None
+    limits.clear(item, who)
+    assert limits.retry_after(item, who) is None

@@ -39,7 +39,8 @@ def test_registering_records_the_user_and_claims_its_username_and_email(store, b
     assert (user.username, user.email, user.nickname) == ("alice", "alice@example.com", "alice")
     assert store.repository.get(index_id("username", "ALICE")).owner == user.id
     assert store.repository.get(index_id("email", "Alice@Example.com")).owner == user.id
-    assert done.position == 3  # the user and its two claims, saved together
+    assert store.repository.get(index_id("nickname", "Alice")).owner == user.id
+    assert done.position == 4  # the user and its three claims, saved together
 
 
 def test_uids_are_numbered_from_10001_upwards(bus):

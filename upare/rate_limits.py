@@ -1,0 +1,78 @@
+"""Rate limits (failed logins, code sends) with the `limits` library's fixed windows.
+
+On Redis they use `limits`' own Redis storage; on the embedded default, `CacheStorage` keeps
+`limits`' counters in the SQLite cache (its `incr` is atomic across processes).
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import time
+
+from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute
+from limits.storage import RedisStorage, Storage
+from limits.strategies import FixedWindowRateLimiter
+
+from upare.cache import Cache, RedisCache
+
+LOGIN_FAILURES = RateLimitItemPerMinute(5, 15)  # per account and per client address
+CODE_SENDS = RateLimitItemPerDay(10)  # per medium (an address or a number)
+
+
+class CacheStorage(Storage):
+    """`limits` storage over Upare's cache (the embedded SQLite one)."""
+
+    STORAGE_SCHEME = ["upare-cache"]
+
+    def __init__(self, cache: Cache) -> None:
+        super().__init__()
+        self.cache = cache
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return sqlite3.Error
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        count = 0
+        for _ in range(amount):
+            count = self.cache.incr(key, expiry)
+        return count
+
+    def get(self, key: str) -> int:
+        return int(self.cache.get(key) or 0)
+
+    def get_expiry(self, key: str) -> float:
+        return time.time() + (self.cache.ttl(key) or 0)
+
+    def check(self) -> bool:
+        self.cache.ping()
+        return True
+
+    def reset(self) -> int | None:
+        return None  # the cache holds more than limits: never clear it wholesale
+
+    def clear(self, key: str) -> None:
+        self.cache.delete(key)
+
+
+class RateLimits:
+    """Count events against limits and tell how long a caller over a limit must wait."""
+
+    def __init__(self, cache: Cache) -> None:
+        storage = RedisStorage(cache.url) if isinstance(cache, RedisCache) else CacheStorage(cache)
+        self.limiter = FixedWindowRateLimiter(storage)
+
+    def hit(self, item: RateLimitItem, *identifiers: str) -> bool:
+        """Count one event; False when it went over the limit."""
+        return self.limiter.hit(item, *identifiers)
+
+    def retry_after(self, item: RateLimitItem, *identifiers: str) -> int | None:
+        """Return the seconds until the window passes when the limit is used up, else None."""
+        if self.limiter.test(item, *identifiers):
+            return None
+        reset = self.limiter.get_window_stats(item, *identifiers).reset_time
+        return max(1, math.ceil(reset - time.time()))
+
+    def clear(self, item: RateLimitItem, *identifiers: str) -> None:
+        self.limiter.clear(item, *identifiers)
