@@ -52,4 +52,6 @@ def verify(
         return False
     key = _key(session, scenario)
     expected = cache.take(key) if flush else cache.get(key)
-    return bool(answer) and expected is not None and hmac.compare_digest(expected, _digest(answer))
+    if not answer or expected is None:
+        return False
+    return hmac.compare_digest(expected, _digest(answer))
