@@ -107,6 +107,21 @@ def release(app: WriteApplication, kind: str, value: str, owner: UUID) -> list[I
     return [index]
 
 
+def find_account(app: WriteApplication, name: str) -> User | None:
+    """Return the user whose username, or else email, is `name` (any case), if there is one."""
+    owner = claimed(app, "username", name) or claimed(app, "email", name)
+    return None if owner is None else app.repository.get(owner)
+
+
+def load_user(app: WriteApplication, uid: int) -> User:
+    """Return the user with this uid; 202001 when there is none."""
+    try:
+        user: User = app.repository.get(user_id(uid))
+    except AggregateNotFoundError:
+        raise UpareError(202001) from None
+    return user
+
+
 def free_username(app: WriteApplication, username: str) -> str:
     """Return the username if `register` would take it: 100004 malformed, 202002 claimed.
 
