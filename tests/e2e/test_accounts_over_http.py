@@ -46,18 +46,30 @@ def test_duplicates_answer_409_with_their_codes(server):
     assert (same_email.status_code, same_email.json()["error_code"]) == (409, 202003)
 
 
-def test_concurrent_registrations_of_one_username_over_http_give_one_account(server):
-    def attempt(n: int) -> int:
+def test_50_concurrent_registrations_of_one_username_over_http_give_one_account(server):
+    def attempt(n: int) -> dict:
         answer = requests.post(
             f"{server}/api/User/register",
-            data={"username": "popular", "password": "correct horse", "email": f"p{n}@x.io"},
-            timeout=30,
+            data={
+                "username": "popular" if n % 2 else "Popular",  # one name, in any case
+                "password": "correct horse",
+                "email": f"p{n}@x.io",
+            },
+            timeout=60,
         )
-        return answer.json()["error_code"]
+        return answer.json()
 
-    with ThreadPoolExecutor(8) as pool:
-        codes = list(pool.map(attempt, range(8)))
-    assert sorted(codes) == [0] + [202002] * 7
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(attempt, range(50)))
+
+    codes = sorted(answer["error_code"] for answer in answers)
+    assert codes == [0] + [202002] * 49
+    winner = next(answer for answer in answers if answer["error_code"] == 0)
+    seen = {"min_position": winner["position"]}
+    one = requests.post(f"{server}/api/User/info", data={"uid": 10001, **seen}, timeout=10)
+    two = requests.post(f"{server}/api/User/info", data={"uid": 10002, **seen}, timeout=10)
+    assert one.json()["user"]["username"].lower() == "popular"
+    assert two.json()["error_code"] == 202001  # no second account, not even half-made
 
 
 def test_validate_unique_username_sees_a_registration(server):
