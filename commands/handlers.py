@@ -21,16 +21,28 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError
 
 from commands.application import Done
+from commands.profiles import (
+    ModifyBasicInfo,
+    ModifyDetailInfo,
+    modify_basic_info,
+    modify_detail_info,
+)
 from commands.users import RegisterUser, register_user
 from domain.errors import UpareError
 
 log = logging.getLogger(__name__)
 HANDLERS: dict[type, Callable[..., Done]] = {
     RegisterUser: register_user,
+    ModifyBasicInfo: modify_basic_info,
+    ModifyDetailInfo: modify_detail_info,
 }
 ATTEMPTS = 30  # runs of a command that keeps meeting concurrent writers before it gives up
 # the code a command answers when it never got past its conflicts (else: 100001)
-GAVE_UP: dict[type, int] = {RegisterUser: 202202}
+GAVE_UP: dict[type, int] = {
+    RegisterUser: 202202,
+    ModifyBasicInfo: 202303,
+    ModifyDetailInfo: 202303,
+}
 
 
 def bind(handler: Callable[..., Done], dependencies: Mapping[str, Any]) -> Callable[[Any], Done]:

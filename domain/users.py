@@ -8,6 +8,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import invalid
+from domain.text import text_problem
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://upare.com/ids")
 FIRST_UID = 10001
@@ -15,6 +16,8 @@ USERNAME = re.compile(r"[A-Za-z0-9_.-]{3,32}")
 # No controls or spaces: `\s` differs between Python and the ECMA regexes of JSON Schema.
 EMAIL = re.compile(r"[^@\x00-\x20\x7f]{1,64}@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+")
 MIN_PASSWORD = 8
+MAX_NICKNAME = 32
+PHONE = re.compile(r"\+?[0-9]{6,15}")  # digits only, as E.164 has at most 15
 
 
 def user_id(uid: int) -> UUID:
@@ -34,10 +37,10 @@ def check_username(username: str) -> str:
     return username
 
 
-def check_password(password: str) -> str:
-    """Return the password if it is long enough."""
+def check_password(password: str, name: str = "password") -> str:
+    """Return the password if it is long enough (`name`: the parameter a refusal names)."""
     if len(password) < MIN_PASSWORD:
-        raise invalid(password=f"must be at least {MIN_PASSWORD} characters")
+        raise invalid(**{name: f"must be at least {MIN_PASSWORD} characters"})
     return password
 
 
@@ -47,6 +50,23 @@ def check_email(email: str) -> str:
     if len(email) > 254 or not EMAIL.fullmatch(email):
         raise invalid(email="must be an email address")
     return email
+
+
+def check_nickname(nickname: str) -> str:
+    """Return the nickname, trimmed, if it is 1-32 characters of text (domain/text.py)."""
+    nickname = nickname.strip()
+    problem = text_problem(nickname, MAX_NICKNAME)
+    if problem:
+        raise invalid(nickname=problem)
+    return nickname
+
+
+def check_phone(phone: str) -> str:
+    """Return the phone number, trimmed, if it is 6-15 digits with an optional leading `+`."""
+    phone = phone.strip()
+    if not PHONE.fullmatch(phone):
+        raise invalid(phone="must be 6-15 digits, with an optional leading '+'")
+    return phone
 
 
 MEDIA = ("email", "phone")

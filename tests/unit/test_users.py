@@ -10,6 +10,7 @@ from commands.users import RegisterUser, Uids
 from domain.errors import UpareError
 from domain.passwords import verify_password
 from domain.users import Index, User, index_id, user_id
+from tests.unit import wiring
 
 
 @pytest.fixture
@@ -17,13 +18,14 @@ def store() -> WriteApplication:
     return WriteApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
 
 
-def process(store: WriteApplication) -> Bus:
-    """Return the command bus of a process writing to this store."""
-    return Bus({"app": store, "uids": Uids(store)})
+@pytest.fixture
+def process(tmp_path):
+    """Return a function making the command bus of a process writing to a store."""
+    return lambda store: wiring.bus(store, tmp_path)
 
 
 @pytest.fixture
-def bus(store: WriteApplication) -> Bus:
+def bus(store: WriteApplication, process) -> Bus:
     return process(store)
 
 
@@ -48,13 +50,13 @@ def test_uids_are_numbered_from_10001_upwards(bus):
     assert uids == [10001, 10002, 10003]
 
 
-def test_a_new_process_continues_the_uid_sequence(store, bus):
+def test_a_new_process_continues_the_uid_sequence(store, bus, process):
     for n in range(5):
         register(bus, f"user{n}", f"user{n}@example.com")
     assert register(process(store), "late", "late@example.com").fields["uid"] == 10006
 
 
-def test_two_processes_registering_in_turn_share_one_dense_uid_sequence(store):
+def test_two_processes_registering_in_turn_share_one_dense_uid_sequence(store, process):
     first, second = process(store), process(store)
     uids = [
         register(bus, f"user{n}", f"user{n}@example.com").fields["uid"]
