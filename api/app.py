@@ -7,7 +7,7 @@ from typing import Any
 import falcon
 from falcon.media.multipart import MultipartFormHandler
 
-from api import errors, health, images, metrics, users
+from api import errors, health, images, metrics, profiles, users
 from api.callers import Callers
 from api.freshness import ReadYourWrites
 from api.middleware import BodyLimit, RequestContext
@@ -21,6 +21,8 @@ RESOURCES: list[type[Resource]] = [
     users.ValidateUniqueUsername,
     users.ValidateUniqueEmail,
     users.Info,
+    profiles.ModifyBasicInfo,
+    profiles.ModifyDetailInfo,
     images.Disorder,
 ]
 
