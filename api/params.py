@@ -99,6 +99,11 @@ class Param:
         return word in TRUE
 
     def _string(self, value: str) -> str:
+        if not value.isascii():
+            try:  # a JSON string may escape a lone surrogate, which is no text to store
+                value.encode()
+            except UnicodeEncodeError:
+                raise ValueError("must be valid Unicode text") from None
         if self.choices and value not in self.choices:
             raise ValueError(f"must be one of {', '.join(self.choices)}")
         if len(value) < self.min_length:

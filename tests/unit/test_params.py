@@ -70,6 +70,15 @@ def test_a_json_body_must_carry_the_declared_json_types():
     assert "username" in refusal("", USERNAME, body={"username": 123}).errors
 
 
+def test_a_json_string_with_a_lone_surrogate_is_a_validation_failure():
+    req = falcon.testing.create_req(
+        body='{"email": "a\\ud800@x.io"}', headers={"content-type": "application/json"}
+    )
+    with pytest.raises(UpareError) as refused:
+        parse(req, (Param("email"),))
+    assert refused.value.errors == {"email": "must be valid Unicode text"}
+
+
 def test_body_values_win_over_query_values():
     assert parsed("uid=1", UID, body={"uid": 2}) == {"uid": 2}
 
