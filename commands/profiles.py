@@ -65,7 +65,9 @@ def _checked(command: ModifyBasicInfo) -> dict[str, str]:
                 values[name] = UNIQUE[name][0](value)
         except UpareError as ex:
             errors.update(ex.errors or {})
-    if "newpassword" in given and command.confirm != command.newpassword:
+    if "newpassword" in given and command.confirm is None:
+        errors["confirm"] = "is required with newpassword"
+    elif "newpassword" in given and command.confirm != command.newpassword:
         errors["confirm"] = "must equal newpassword"
     if errors:
         raise invalid(**errors)

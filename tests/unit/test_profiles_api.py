@@ -3,10 +3,15 @@ with real sessions and captchas in the cache."""
 
 from __future__ import annotations
 
+import json
+
 import falcon.testing
 import pytest
 from eventsourcing.persistence import IntegrityError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from domain.details import FIELDS as DETAIL_FIELDS
 from queries import users
 from tests.credentials import issue_token
 from upare import captchas, sessions
@@ -14,6 +19,7 @@ from upare import captchas, sessions
 BASIC = "/api/User/modifyBasicInfo"
 DETAIL = "/api/User/modifyDetailInfo"
 ALICE_ID = "11010519491231002X"
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
@@ -261,3 +267,32 @@ def test_no_detail_at_all_is_refused(client, sid):
     answer = client.simulate_post(DETAIL, cookies={"sid": sid})
     assert code(answer) == (400, 100004)
     assert "idcard" in answer.json["errors"]
+
+
+ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=40)  # any code point
+WITH_SURROGATE = st.tuples(ANY_TEXT, st.characters(categories=["Cs"])).map("".join)
+TEXTS = ANY_TEXT | WITH_SURROGATE  # a JSON body may escape a lone surrogate
+VALUES = TEXTS | TEXTS.map(lambda text: f"{text}@x.io")  # some pass the email pattern
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.sampled_from(["nickname", "email", "phone"]), VALUES)
+def test_any_text_in_a_basic_field_answers_a_clear_code(client, embedded, sid, field, value):
+    body = json.dumps({field: value, "captcha": with_captcha(embedded, sid)})
+    answer = client.simulate_post(BASIC, body=body, headers=JSON, cookies={"sid": sid})
+    assert answer.json["error_code"] in (0, 100004, 202003, 202004, 202005), answer.text
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.dictionaries(st.sampled_from(DETAIL_FIELDS), TEXTS | st.from_regex(r"[0-9]{17}[0-9X]")))
+def test_any_text_in_the_detail_fields_answers_0_or_100004(client, sid, fields):
+    answer = client.simulate_post(
+        DETAIL, body=json.dumps(fields), headers=JSON, cookies={"sid": sid}
+    )
+    assert answer.json["error_code"] in (0, 100004), answer.text
+    if answer.json["error_code"] == 100004:
+        assert answer.json["errors"]
