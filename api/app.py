@@ -7,7 +7,7 @@ from typing import Any
 import falcon
 from falcon.media.multipart import MultipartFormHandler
 
-from api import errors, health, images, metrics, profiles, users
+from api import errors, health, images, inbox, metrics, profiles, sns, users
 from api.callers import Callers
 from api.freshness import ReadYourWrites
 from api.middleware import BodyLimit, RequestContext
@@ -23,6 +23,9 @@ RESOURCES: list[type[Resource]] = [
     users.Info,
     profiles.ModifyBasicInfo,
     profiles.ModifyDetailInfo,
+    sns.SnsRegister,
+    sns.Unbind,
+    inbox.Messages,
     images.Disorder,
 ]
 

@@ -121,7 +121,8 @@ def _responses(resource: type[Resource]) -> dict[str, Any]:
         headers["X-Stale"] = STALE
     if resource.produces == (falcon.MEDIA_JSON,):
         success = {"properties": {"error_code": {"const": 0}, **resource.answers}}
-        schema = {"allOf": [{"$ref": REF}, {**success, "required": list(resource.answers)}]}
+        required = [name for name in resource.answers if name not in resource.optional]
+        schema = {"allOf": [{"$ref": REF}, {**success, "required": required}]}
         content = _content(resource, schema)
     else:
         binary = {"schema": {"type": "string", "format": "binary"}}

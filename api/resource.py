@@ -22,8 +22,9 @@ class Resource:
     - `reads`: the projections a query reads; the read-your-writes middleware
       (api/freshness.py) waits for them to pass the caller's last write and `min_position`.
     - `codes`: the endpoint's own error codes; `answers`: the JSON schema of each field a
-      success adds to the envelope; `headers`: the headers a success carries. With the
-      frame's own codes, they make the OpenAPI document's responses.
+      success adds to the envelope (`optional`: those a success may leave out); `headers`: the
+      headers a success carries. With the frame's own codes, they make the OpenAPI document's
+      responses.
     """
 
     path: ClassVar[str]
@@ -34,6 +35,7 @@ class Resource:
     codes: ClassVar[tuple[int, ...]] = ()
     messages: ClassVar[dict[int, str]] = {}  # the document's own wording of a code here
     answers: ClassVar[dict[str, dict[str, Any]]] = {}
+    optional: ClassVar[tuple[str, ...]] = ()
     headers: ClassVar[dict[str, str]] = {}
     get_too: ClassVar[bool] = False
     produces: ClassVar[tuple[str, ...]] = (falcon.MEDIA_JSON,)

@@ -20,6 +20,7 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
+from commands import inbox, sns
 from commands.application import Done
 from commands.profiles import (
     ModifyBasicInfo,
@@ -35,6 +36,10 @@ HANDLERS: dict[type, Callable[..., Done]] = {
     RegisterUser: register_user,
     ModifyBasicInfo: modify_basic_info,
     ModifyDetailInfo: modify_detail_info,
+    sns.RegisterWithSns: sns.register_with_sns,
+    sns.BindSns: sns.bind_sns,
+    sns.UnbindSns: sns.unbind_sns,
+    inbox.ReadMessage: inbox.read_message,
 }
 ATTEMPTS = 30  # runs of a command that keeps meeting concurrent writers before it gives up
 # the code a command answers when it never got past its conflicts (else: 100001)
@@ -42,6 +47,7 @@ GAVE_UP: dict[type, int] = {
     RegisterUser: 202202,
     ModifyBasicInfo: 202303,
     ModifyDetailInfo: 202303,
+    sns.RegisterWithSns: 202202,
 }
 
 

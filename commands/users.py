@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from commands.application import Done, WriteApplication
+from commands.inbox import message
 from domain.errors import UpareError
+from domain.inbox import WELCOME
 from domain.passwords import hash_password
 from domain.users import (
     FIRST_UID,
@@ -150,8 +154,16 @@ class RegisterUser:
     email: str
 
 
-def register_user(command: RegisterUser, *, app: WriteApplication, uids: Uids) -> Done:
-    """Register an account; its uid, username and email are claimed in one transaction."""
+def open_account(
+    app: WriteApplication,
+    uids: Uids,
+    command: RegisterUser,
+    also: Callable[[User], list[Aggregate]] = lambda user: [],
+) -> Done:
+    """Open an account, in one transaction: the user, its claims on its uid, username, nickname
+    and email, a welcome message in its inbox, and whatever `also` adds for the new user
+    (snsreg's binding).
+    """
     username = free_username(app, command.username)
     email = free_email(app, command.email)
     password = check_password(command.password)
@@ -163,8 +175,15 @@ def register_user(command: RegisterUser, *, app: WriteApplication, uids: Uids) -
             Index(kind="username", value=username, owner=user.id),
             claim(app, "nickname", username, user.id, 202002),
             claim(app, "email", email, user.id, 202003),
+            message(uid, WELCOME.format(username=username)),
+            *also(user),
             uid=uid,
         )
-    except IntegrityError:
-        uids.back(uid)  # someone took the uid, the username or the email meanwhile
+    except (IntegrityError, UpareError):
+        uids.back(uid)  # someone took the uid or a claimed value meanwhile, or `also` refused
         raise
+
+
+def register_user(command: RegisterUser, *, app: WriteApplication, uids: Uids) -> Done:
+    """Register an account (`open_account`)."""
+    return open_account(app, uids, command)

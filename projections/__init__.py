@@ -1,6 +1,7 @@
 """Read models: one projection class each, and the list of them all."""
 
 from projections.base import Projection
+from projections.inbox import InboxProjection
 from projections.users import UsersProjection
 
-PROJECTIONS: list[type[Projection]] = [UsersProjection]
+PROJECTIONS: list[type[Projection]] = [UsersProjection, InboxProjection]

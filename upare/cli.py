@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from upare import cli_image, cli_outbox, cli_pipeline, logs
+from upare import cli_image, cli_outbox, cli_pipeline, cli_sns, logs
 from upare.bootstrap import bootstrap
 from upare.cli_projections import app as projections_app
 from upare.settings import Settings
@@ -24,6 +24,7 @@ app.add_typer(projections_app, name="projections")
 cli_pipeline.register(app, projections_app)  # relay, projector, deliverer, dead-letters
 app.add_typer(cli_outbox.app, name="outbox")
 app.add_typer(cli_image.app, name="image")
+app.add_typer(cli_sns.app, name="sns")
 log = logging.getLogger("upare")
 # gunicorn's access log, with the request id the API sets on every response
 ACCESS_LOG_FORMAT = '%(h)s [%({x-request-id}o)s] "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'

@@ -42,7 +42,7 @@ def test_registering_records_the_user_and_claims_its_username_and_email(store, b
     assert store.repository.get(index_id("username", "ALICE")).owner == user.id
     assert store.repository.get(index_id("email", "Alice@Example.com")).owner == user.id
     assert store.repository.get(index_id("nickname", "Alice")).owner == user.id
-    assert done.position == 4  # the user and its three claims, saved together
+    assert done.position == 5  # the user, its three claims and its welcome, saved together
 
 
 def test_uids_are_numbered_from_10001_upwards(bus):

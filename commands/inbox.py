@@ -1,0 +1,56 @@
+"""Commands on the inbox: a message to save with another command's change, and reading one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
+
+from commands.application import Done, WriteApplication
+from domain.errors import ERRORS, UpareError
+from domain.inbox import Message
+
+SENT = get_topic(Message.Sent)
+
+
+def message(uid: int, text: str, error_code: int = 0) -> Message:
+    """Return a new message to `uid`, for the caller to save in its own transaction.
+
+    Later commands (a friend's notification, a reminder, 204104) put one in `app.record`
+    beside their own aggregates, so the message exists exactly when their change does.
+    """
+    if not text.strip():
+        raise ValueError("a message needs a text")
+    if error_code not in ERRORS:
+        raise ValueError(f"{error_code} is not a code of api-faq.md")
+    return Message(uid=uid, text=text, error_code=error_code)
+
+
+def find_message(app: WriteApplication, message_id: int) -> Message | None:
+    """Return the message whose `Sent` event is at this global position, if there is one."""
+    found = app.recorder.select_notifications(message_id, 1, stop=message_id, topics=[SENT])
+    if not found:
+        return None
+    sent: Message = app.repository.get(UUID(str(found[0].originator_id)))
+    return sent
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadMessage:
+    uid: int
+    message_id: int  # the position of its `Sent` event, as the inbox shows it
+
+
+def read_message(command: ReadMessage, *, app: WriteApplication) -> Done:
+    """Mark a message of the caller's read (once: reading it again stores nothing).
+
+    404 when there is no such message or it is someone else's: a client cannot tell which.
+    """
+    found = find_message(app, command.message_id)
+    if found is None or found.uid != command.uid:
+        raise UpareError(404)
+    if not found.unread:
+        return Done()
+    found.read()
+    return app.record(found)

@@ -1,0 +1,47 @@
+"""The messages read model: every user's inbox."""
+
+from __future__ import annotations
+
+from domain.inbox import Message
+from projections.base import Projection, handles
+from projections.database import Transaction
+from projections.events import EventRecord
+
+
+class InboxProjection(Projection):
+    """One row per message. `id` is the global position of the message's `Sent` event, the
+    id clients see: the log gives it, so a rebuild gives every message the same id again.
+    `unread` is 1 or 0; `sent_at` is ISO 8601 UTC."""
+
+    name = "messages"
+    tables = {
+        "inbox": (
+            "id BIGINT PRIMARY KEY, message_id TEXT NOT NULL, uid BIGINT NOT NULL,"
+            " text TEXT NOT NULL, error_code INTEGER NOT NULL, unread INTEGER NOT NULL,"
+            " sent_at TEXT NOT NULL"
+        ),
+    }
+    indexes = {"inbox": ["message_id", "uid, id"]}
+
+    @handles(Message.Sent)
+    def sent(self, tx: Transaction, event: EventRecord) -> None:
+        data = event.data
+        tx.execute(
+            f"INSERT INTO {self.table('inbox')} (id, message_id, uid, text, error_code, unread,"
+            " sent_at) VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT (id) DO NOTHING",
+            (
+                event.position,
+                event.originator_id,
+                data["uid"],
+                data["text"],
+                data["error_code"],
+                event.timestamp.isoformat(),
+            ),
+        )
+
+    @handles(Message.Read)
+    def read(self, tx: Transaction, event: EventRecord) -> None:
+        tx.execute(
+            f"UPDATE {self.table('inbox')} SET unread = 0 WHERE message_id = ?",
+            (event.originator_id,),
+        )
