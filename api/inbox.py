@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import falcon
 
 from api.callers import USER
@@ -73,7 +75,7 @@ class Messages(Resource):
 
     def read_back(
         self, resp: falcon.Response, uid: int, message_id: int, position: int | None
-    ) -> object:
+    ) -> dict[str, Any]:
         """Return the message as the inbox shows it once it has seen the read just stored."""
         if position and not wait_for(
             self.db, ["messages"], position, MAX_WAIT_SECONDS, self.wakeup

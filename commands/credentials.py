@@ -1,8 +1,10 @@
-"""Proving an account with its password, under the login lockout (CONTRACT 11).
+"""Proving an account with its password, behind the login lockout (CONTRACT 11).
 
-Failures count per account and per client address in one fixed window
-(`upare.rate_limits.LOGIN_FAILURES`: 5 in 15 minutes). Past it, the account or the address
-answers `201204` with `Retry-After` whatever the password, until the window passes.
+Failures are counted (`upare.rate_limits.LOGIN_FAILURES`: 5 in 15 minutes) per client address
+and per account, under the same identifiers as login's, so that both count against one
+lockout. A locked address answers 201204 (with Retry-After) whatever the account, a locked
+account whatever the password, until the window passes. An unknown account counts against
+the address; a wrong password against both; a right one clears its account's count.
 """
 
 from __future__ import annotations
@@ -15,29 +17,29 @@ from domain.users import User
 from upare.rate_limits import LOGIN_FAILURES, RateLimits
 
 
-def lockout_keys(user: User | None, address: str) -> list[tuple[str, ...]]:
-    """Return the failure counters a login attempt touches: its address's, its account's."""
-    keys: list[tuple[str, ...]] = [("login", "address", address)]
-    if user is not None:
-        keys.append(("login", "account", str(user.uid)))
-    return keys
+def check_unlocked(limits: RateLimits, *identifiers: str) -> None:
+    """Answer 201204 with Retry-After while these failures are past the limit."""
+    seconds = limits.retry_after(LOGIN_FAILURES, *identifiers)
+    if seconds is not None:
+        raise UpareError(201204, headers={"Retry-After": str(seconds)})
 
 
 def prove_account(
     app: WriteApplication, limits: RateLimits, name: str, password: str, address: str
 ) -> User:
-    """Return the account (by username or email) that this password proves.
-
-    201204 while its account or address is locked out; 202001 for no such account, 202103 for
-    a wrong password, each counted as a failure.
-    """
+    """Return the account (by username or email) that this password proves: 202001 when there
+    is none, 202103 for a wrong password."""
+    by_address = ("address", address)
+    check_unlocked(limits, *by_address)
     user = find_account(app, name)
-    keys = lockout_keys(user, address)
-    wait = max((limits.retry_after(LOGIN_FAILURES, *key) or 0) for key in keys)
-    if wait:
-        raise UpareError(201204, headers={"Retry-After": str(wait)})
-    if user is None or not verify_password(user.password_hash, password):
-        for key in keys:
-            limits.hit(LOGIN_FAILURES, *key)
-        raise UpareError(202001 if user is None else 202103)
+    if user is None:
+        limits.hit(LOGIN_FAILURES, *by_address)
+        raise UpareError(202001)
+    by_account = ("account", str(user.uid))
+    check_unlocked(limits, *by_account)
+    if not verify_password(user.password_hash, password):
+        limits.hit(LOGIN_FAILURES, *by_account)
+        limits.hit(LOGIN_FAILURES, *by_address)
+        raise UpareError(202103)
+    limits.clear(LOGIN_FAILURES, *by_account)
     return user

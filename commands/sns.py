@@ -43,6 +43,7 @@ def bind(app: WriteApplication, user: User, identity: sns.Identity) -> Index:
 
 
 def read_ticket(settings: Settings, clock: Callable[[], datetime], ticket: str) -> sns.Identity:
+    """Return the identity a ticket proves now; 100004 naming `sns_ticket` if it proves none."""
     return sns.read(settings.secret_key, ticket, clock().timestamp())
 
 

@@ -167,6 +167,22 @@ def test_log_locks_out_an_address_after_five_failures_on_any_accounts(client, em
     assert log(client, ticket(embedded), remote_addr="10.9.9.10").status_code == 200
 
 
+def test_a_proven_account_starts_counting_its_failures_afresh(client, embedded):
+    register(client, "alice")
+
+    def fail(n: int) -> None:
+        wrong = log(client, ticket(embedded), password="wrong", remote_addr=f"10.1.{n}.1")
+        refused(wrong, 401, 202103)
+
+    for n in range(4):
+        fail(n)
+    assert log(client, ticket(embedded), remote_addr="10.1.9.9").status_code == 200
+    for n in range(4):
+        fail(n + 10)
+    again = log(client, ticket(embedded, channel="qq"), remote_addr="10.1.9.9")
+    assert again.status_code == 200
+
+
 def test_an_identity_bound_to_one_account_cannot_bind_another(client, embedded):
     first = reg(client, ticket(embedded)).json["uid"]
     register(client, "bob")
