@@ -6,33 +6,33 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
 
+from tests.backends import backend_settings  # noqa: F401 (the settings fixture)
 from tests.credentials import open_session
 from tests.e2e.conftest import UPARE
-from upare.cache import Cache, RedisCache, SqliteCache
+from upare.bootstrap import build_cache
+from upare.cache import Cache
 
 KEY = "an e2e secret key"
 PASSWORD = "correct horse"
 
 
 @pytest.fixture
-def server_env(request, settings) -> dict[str, str]:
+def server_env(settings) -> dict[str, str]:
     env = {"UPARE_SECRET_KEY": KEY}
-    if settings.is_postgres:
-        env["UPARE_REDIS_URL"] = request.getfixturevalue("redis_url")
+    if settings.redis_url:
+        env["UPARE_REDIS_URL"] = settings.redis_url
     return env
 
 
 @pytest.fixture
-def cache(server, server_env, tmp_path: Path) -> Cache:
-    """Return the server's own cache, to open sessions in it as login would."""
-    if "UPARE_REDIS_URL" in server_env:
-        return RedisCache(server_env["UPARE_REDIS_URL"])
-    return SqliteCache(tmp_path / "cache.sqlite3")
+def cache(settings) -> Cache:
+    """Return the server's cache (the same SQLite file, or the same Redis), to open sessions
+    in it as login does."""
+    return build_cache(settings)
 
 
 def cli_ticket(openid: str, key: str = KEY) -> str:

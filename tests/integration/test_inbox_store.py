@@ -1,4 +1,5 @@
-"""The inbox on each backend: the read model, concurrent reads, and a rebuild that keeps ids."""
+"""The inbox on SQLite and on PostgreSQL + Redis: the read model, concurrent reads, and a
+rebuild that keeps ids."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from domain.errors import UpareError
 from projections.inbox import InboxProjection
 from projections.rebuild import rebuild
 from queries import inbox
+from tests.backends import backend_settings  # noqa: F401 (the settings fixture)
 from upare.bootstrap import bootstrap
 from upare.cli import app as cli
 from workers.store_feed import StoreFeed

@@ -1,5 +1,5 @@
-"""SNS bindings on each backend: one identity binds one account, even racing; the lockout on
-Redis."""
+"""SNS bindings on SQLite and on PostgreSQL + Redis: one identity binds one account, even
+racing; the lockout counts in each backend's cache."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from commands.sns import BindSns, RegisterWithSns, UnbindSns, sns_kind
 from commands.users import RegisterUser, claimed
 from domain.errors import UpareError
 from domain.users import user_id
+from tests.backends import backend_settings  # noqa: F401 (the settings fixture)
 from upare import sns
 from upare.bootstrap import bootstrap
-from upare.cache import RedisCache
 from upare.rate_limits import LOGIN_FAILURES
 
 PASSWORD = "correct horse"
@@ -100,9 +100,7 @@ def test_an_unbound_identity_binds_another_account(container):
     assert claimed(container.app, sns_kind("weibo"), "5501234567") == user_id(second)
 
 
-@pytest.mark.redis
-def test_the_lockout_counts_in_redis(container, redis_url):
-    container.cache = RedisCache(redis_url)
+def test_the_lockout_counts_in_the_cache(container):
     uid = register(container, "alice")
     address = f"198.51.100.{uuid.uuid4().int % 250}"
     try:
