@@ -66,7 +66,7 @@ class Unbind(Resource):
     summary = "Unbind the caller's SNS account of `channel` (without it: the one bound)"
     params = (Param("channel", max_length=32, pattern=CHANNEL.pattern, description="e.g. weibo"),)
     caller = USER.scope("user_info")
-    codes = (202302,)
+    codes = (202302, 202001)  # 202001: a session whose account is gone
     answers = {"position": POSITION}
 
     def __init__(self, container: Container) -> None:
