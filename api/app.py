@@ -7,7 +7,7 @@ from typing import Any
 import falcon
 from falcon.media.multipart import MultipartFormHandler
 
-from api import errors, health, images, inbox, metrics, profiles, sns, users
+from api import avatars, errors, health, images, inbox, metrics, profiles, sns, users
 from api.callers import Callers
 from api.freshness import ReadYourWrites
 from api.middleware import BodyLimit, RequestContext
@@ -27,6 +27,8 @@ RESOURCES: list[type[Resource]] = [
     sns.Unbind,
     inbox.Messages,
     images.Disorder,
+    avatars.SetAvatar,
+    avatars.Avatar,
 ]
 
 

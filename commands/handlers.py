@@ -22,6 +22,7 @@ from eventsourcing.persistence import IntegrityError
 
 from commands import inbox, sns
 from commands.application import Done
+from commands.avatars import UploadAvatar, upload_avatar
 from commands.profiles import (
     ModifyBasicInfo,
     ModifyDetailInfo,
@@ -40,6 +41,7 @@ HANDLERS: dict[type, Callable[..., Done]] = {
     sns.BindSns: sns.bind_sns,
     sns.UnbindSns: sns.unbind_sns,
     inbox.ReadMessage: inbox.read_message,
+    UploadAvatar: upload_avatar,
 }
 ATTEMPTS = 30  # runs of a command that keeps meeting concurrent writers before it gives up
 # the code a command answers when it never got past its conflicts (else: 100001)

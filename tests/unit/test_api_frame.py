@@ -8,7 +8,6 @@ import logging
 import falcon
 import pytest
 
-from api import images
 from api.app import RESOURCES
 from commands.handlers import Bus
 from domain.errors import ERRORS
@@ -171,7 +170,8 @@ def test_the_openapi_document_describes_every_route(client):
     for resource in RESOURCES:
         operations = document["paths"][resource.path]
         assert set(operations) == set(resource.methods())
-        media = "multipart/form-data" if resource is images.Disorder else "application/json"
+        uploads = any(param.type == "file" for param in resource.params)
+        media = "multipart/form-data" if uploads else "application/json"
         schema = operations["post"]["requestBody"]["content"][media]["schema"]
         assert set(schema["properties"]) == {param.name for param in resource.params}
     json.dumps(document)
