@@ -2,15 +2,18 @@
 
 The upload goes through `domain.images.open_image` (format by content, 5 MiB, 4096x4096,
 bombs and truncated files refused: `ImageRejected`). Then its EXIF orientation is applied, so
-that a phone photo stands the right way up; it is converted to 8-bit L, LA, RGB or RGBA as
-Image/disorder converts (`domain.disorder.normalise`); the largest centred square is cut out
-and resized (Lanczos; a smaller picture is enlarged) to each of `SIZES`.
+that a phone photo stands the right way up (unreadable EXIF counts as none); it is converted
+to 8-bit L, LA, RGB or RGBA as Image/disorder converts (`domain.disorder.normalise`); the
+largest centred square is cut out and resized (Lanczos; a smaller picture is enlarged) to
+each of `SIZES`.
 
 Nothing of the upload but its pixels survives: each size is a fresh image with no `info`
 (EXIF with its GPS position, XMP, ICC profile, text chunks, comments), written as PNG, which
 stores nothing it is not given. PNG because every client decodes it, it keeps transparency,
-and a lossless copy of at most 256x256 pixels is small enough (typically 50-150 KB for a
-photo) that a lossy format would save bandwidth at the price of a second lossy generation.
+and a lossless copy of at most 256x256 pixels is small enough (under 200 KB even for noise)
+that a lossy format would save bandwidth only at the price of a second lossy generation.
+Resizing the 64 from the 256 rather than from the upload costs nothing visible (a mean
+difference of 0.25 of 255) and saves a third of the work on a 12-megapixel photo.
 A colour profile is dropped, not converted: a wide-gamut photo comes out slightly duller.
 """
 
@@ -20,15 +23,26 @@ import io
 import struct
 import warnings
 
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image
 
 from domain.disorder import normalise
-from domain.images import ImageRejected, open_image
+from domain.images import open_image
 
-SIZES = (256, 64)  # pixels per side; the keys of the stored files are these as text
+SIZES = (256, 64)  # pixels per side, largest first; as text, the keys of the stored files
 DEFAULT_SIZE = 256
-# what Pillow's EXIF reader raises on malformed data (found by fuzzing it)
-EXIF_ERRORS = (struct.error, ValueError, TypeError, KeyError, IndexError, OSError, SyntaxError)
+# EXIF orientation -> the turn that makes the picture upright (as ImageOps.exif_transpose)
+ORIENTATIONS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+# what Pillow's EXIF reader raises on malformed data (SyntaxError, struct.error: found by
+# fuzzing it; the others as domain.images expects of Pillow's parsers)
+EXIF_ERRORS = (SyntaxError, struct.error, ValueError, TypeError, IndexError, OSError)
 
 
 def avatar_images(data: bytes) -> dict[str, bytes]:
@@ -38,25 +52,31 @@ def avatar_images(data: bytes) -> dict[str, bytes]:
     width, height = upright.size
     side = min(width, height)
     left, top = (width - side) // 2, (height - side) // 2
-    square = (left, top, left + side, top + side)
-    return {
-        str(size): _png(upright.resize((size, size), Image.Resampling.LANCZOS, square))
-        for size in SIZES
-    }
+    source = upright
+    box: tuple[int, int, int, int] | None = (left, top, left + side, top + side)
+    images = {}
+    for size in SIZES:  # largest first: each smaller one is resized from the one before
+        source, box = source.resize((size, size), Image.Resampling.LANCZOS, box), None
+        images[str(size)] = _png(source)
+    return images
 
 
 def _upright(image: Image.Image) -> Image.Image:
     """Return the image turned as its EXIF orientation says.
 
-    EXIF that Pillow cannot read, or reads only in part (it warns then), is refused rather
-    than guessed at: the orientation it holds is unknown.
+    EXIF is metadata like the rest: what Pillow cannot read of it (it warns, or raises on a
+    PNG's or WebP's eXIf chunk) is ignored, and the picture is taken as it is stored. Only
+    the first IFD, which holds the orientation, is read (ImageOps.exif_transpose would also
+    rewrite the whole EXIF, which fails on malformed parts the orientation is not in).
     """
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", UserWarning)
-            return ImageOps.exif_transpose(image)
-    except (UserWarning, *EXIF_ERRORS) as ex:
-        raise ImageRejected("has unreadable EXIF data") from ex
+            warnings.simplefilter("ignore", UserWarning)
+            orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    except EXIF_ERRORS:
+        orientation = 1
+    method = ORIENTATIONS.get(orientation)
+    return image if method is None else image.transpose(method)
 
 
 def _png(image: Image.Image) -> bytes:
