@@ -20,7 +20,7 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
-from commands import inbox, sns
+from commands import codes, inbox, sns
 from commands.application import Done
 from commands.profiles import (
     ModifyBasicInfo,
@@ -40,6 +40,8 @@ HANDLERS: dict[type, Callable[..., Done]] = {
     sns.BindSns: sns.bind_sns,
     sns.UnbindSns: sns.unbind_sns,
     inbox.ReadMessage: inbox.read_message,
+    codes.SendCode: codes.send_code,
+    codes.VerifyMedium: codes.verify_medium,
 }
 ATTEMPTS = 30  # runs of a command that keeps meeting concurrent writers before it gives up
 # the code a command answers when it never got past its conflicts (else: 100001)
