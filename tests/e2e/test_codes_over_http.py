@@ -6,17 +6,17 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
 from projections import outbox
 from queries import users
+from tests.backends import backend_settings  # noqa: F401 (the settings fixture)
 from tests.integration.smtp import SmtpServer
 from upare import sessions
-from upare.bootstrap import build_readdb
-from upare.cache import Cache, RedisCache, SqliteCache
+from upare.bootstrap import build_cache, build_readdb
+from upare.cache import Cache
 from upare.settings import Settings
 from workers.mailer import message_id
 
@@ -31,19 +31,18 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture
-def server_env(settings: Settings, smtp: SmtpServer, request: pytest.FixtureRequest):
+def server_env(settings: Settings, smtp: SmtpServer) -> dict[str, str]:
     env = {"UPARE_MAIL_URL": smtp.url}
-    if settings.is_postgres:
-        env["UPARE_REDIS_URL"] = request.getfixturevalue("redis_url")
+    if settings.redis_url:
+        env["UPARE_REDIS_URL"] = settings.redis_url
     return env
 
 
 @pytest.fixture
-def cache(settings: Settings, server_env: dict[str, str], tmp_path: Path) -> Cache:
-    """The server's own cache, to open a session in as login will."""
-    if "UPARE_REDIS_URL" in server_env:
-        return RedisCache(server_env["UPARE_REDIS_URL"])
-    return SqliteCache(tmp_path / "cache.sqlite3")
+def cache(settings: Settings) -> Cache:
+    """Return the server's cache (the same SQLite file, or the same Redis), to open sessions
+    in as login opens them."""
+    return build_cache(settings)
 
 
 def code_in(mail) -> str:

@@ -1,8 +1,8 @@
 """Verification codes through the API in process: register's mail, sendcode, validation.
 
-On SQLite with its SQLite cache, and on PostgreSQL with Redis; mail goes to a real SMTP
-server on loopback (aiosmtpd) or into files, SMS into files, and codes are read back from
-what arrived.
+On SQLite with its SQLite cache, and on PostgreSQL with Redis (tests/backends.py); mail goes
+to a real SMTP server on loopback (aiosmtpd) or into files, SMS into files, and codes are read
+back from what arrived. Emails and phones change through modifyBasicInfo.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from commands.users import load_user
 from domain.users import user_id
 from projections import outbox
 from queries import users
+from tests.backends import backend_settings  # noqa: F401 (the settings fixture)
 from tests.integration.smtp import Inbox, SmtpServer
-from upare import sessions
+from upare import captchas, sessions
 from upare.bootstrap import Container, bootstrap
 from upare.settings import Settings
 from workers.deliverer import Deliverer, Policy
@@ -68,29 +69,21 @@ class Api:
         while feed.run_once():
             pass
 
-    def give_phone(self, uid: int, phone: str) -> None:
-        """Set the user's phone as modifyBasicInfo would (that endpoint is not ours)."""
-        user = load_user(self.container.app, uid)
-        user.change_phone(phone)
-        self.container.app.save(user)
+    def change(self, **fields: str) -> None:
+        """Change the user's email or phone through modifyBasicInfo (its captcha in test mode)."""
+        answer = self.post("modifyBasicInfo", captcha=captchas.TEST_ANSWER, **fields)
+        assert answer.json["error_code"] == 0, answer.json
 
 
 @pytest.fixture
-def backend(settings: Settings, request: pytest.FixtureRequest) -> Settings:
-    """SQLite with the SQLite cache, or PostgreSQL with Redis (production's pair)."""
-    changes: dict[str, Any] = {"sms_url": f"file://{settings.data_dir}/sms"}
-    if settings.is_postgres:
-        changes["redis_url"] = request.getfixturevalue("redis_url")
-    return replace(settings, **changes)
-
-
-@pytest.fixture
-def serve(backend: Settings) -> Iterator[Callable[..., Api]]:
+def serve(settings: Settings) -> Iterator[Callable[..., Api]]:
     """Return a function that starts the API with these settings changed."""
     started: list[Container] = []
+    sms = f"file://{settings.data_dir}/sms"
 
     def start(**changes: Any) -> Api:
-        container = bootstrap(replace(backend, **changes))
+        changed = replace(settings, sms_url=sms, captcha_test_mode=True, **changes)
+        container = bootstrap(changed)
         started.append(container)
         return Api(container, falcon.testing.TestClient(create_app(container)))
 
@@ -180,8 +173,8 @@ def test_sendcode_mails_a_new_code_through_the_outbox_and_the_old_one_stops_work
 def test_a_phone_code_goes_by_sms_and_verifies_the_phone(serve):
     api = serve()
     uid = api.register().json["uid"]
-    api.give_phone(uid, "+8613800138000")
     api.log_in(uid)
+    api.change(phone="+8613800138000")
 
     assert api.post("sendcode", medium="phone").json["error_code"] == 0
     assert api.deliver() == 1
@@ -261,9 +254,9 @@ def test_five_wrong_tries_use_the_code_up(serve):
 def test_a_code_is_used_once_and_never_validates_another_medium(serve):
     api = serve()
     uid = api.register().json["uid"]
-    api.give_phone(uid, "+8613800138000")
     (mail,) = files(api.container.settings.data_dir / "mail", ".eml")
     api.log_in(uid)
+    api.change(phone="+8613800138000")
 
     phone = api.post("validateCommunicationCode", code=code_in(mail), medium="phone")
     assert phone.json["error_code"] == 202006
@@ -276,10 +269,8 @@ def test_a_code_sent_to_an_address_the_user_has_left_verifies_nothing(serve):
     api = serve()
     uid = api.register().json["uid"]
     (mail,) = files(api.container.settings.data_dir / "mail", ".eml")
-    user = load_user(api.container.app, uid)
-    user.change_email("alice@elsewhere.example")
-    api.container.app.save(user)
     api.log_in(uid)
+    api.change(email="alice@elsewhere.example")
 
     answer = api.post("validateCommunicationCode", code=code_in(mail))
     assert (answer.status_code, answer.json["error_code"]) == (400, 202006)
@@ -316,8 +307,8 @@ def test_no_code_or_password_enters_an_event_or_a_log(serve, caplog):
         api = serve(mail_url=smtp.url, code_resend_seconds=0)
         uid = api.register().json["uid"]  # refused (and logged): queued for a retry
         smtp.inbox.refuse = False
-        api.give_phone(uid, "+8613800138000")
         api.log_in(uid)
+        api.change(phone="+8613800138000")
         api.post("sendcode", medium="phone")
         api.post("sendcode", medium="email")
         api.deliver()
