@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -122,6 +123,14 @@ def test_the_resend_interval_is_taken_once_and_tells_the_seconds_left(cache, set
 
     codes.release(cache, settings, UID, "email")
     assert codes.hold(cache, settings, UID, "email") is None
+
+
+def test_the_interval_passes_by_itself(cache, tmp_path):
+    brief = Settings(database_url=f"sqlite:///{tmp_path}/db", code_resend_seconds=1)
+    assert codes.hold(cache, brief, UID, "email") is None
+    assert codes.hold(cache, brief, UID, "email") == 1
+    time.sleep(1.05)
+    assert codes.hold(cache, brief, UID, "email") is None
 
 
 def test_racing_sends_pass_the_interval_once(cache, settings):
