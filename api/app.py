@@ -7,7 +7,7 @@ from typing import Any
 import falcon
 from falcon.media.multipart import MultipartFormHandler
 
-from api import avatars, errors, health, images, inbox, metrics, profiles, sns, users
+from api import avatars, codes, errors, health, images, inbox, metrics, profiles, sns, users
 from api.callers import Callers
 from api.freshness import ReadYourWrites
 from api.middleware import BodyLimit, RequestContext
@@ -26,6 +26,8 @@ RESOURCES: list[type[Resource]] = [
     sns.SnsRegister,
     sns.Unbind,
     inbox.Messages,
+    codes.SendCode,
+    codes.ValidateCommunicationCode,
     images.Disorder,
     avatars.SetAvatar,
     avatars.Avatar,

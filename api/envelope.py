@@ -53,7 +53,8 @@ def _message(req: falcon.Request, error: UpareError) -> str:
 
 
 def refuse(req: falcon.Request, resp: falcon.Response, error: UpareError) -> None:
-    """Answer a refused request with its code, message and HTTP status (503: `Retry-After`)."""
+    """Answer a refused request with its code, message, HTTP status (503: `Retry-After`) and
+    the fields it still carries."""
     resp.status = error.status
     if error.status == 503:
         resp.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
@@ -61,6 +62,7 @@ def refuse(req: falcon.Request, resp: falcon.Response, error: UpareError) -> Non
         "error_code": error.code,
         "api_uri": api_uri(req),
         "message": _message(req, error),
+        **error.fields,
     }
     if error.errors:
         media["errors"] = error.errors

@@ -3,8 +3,8 @@
 Parameters come from `Resource.params` (types, bounds, patterns, enums, required); responses
 from `answers`, `headers`, `codes` and the codes the frame itself answers: every parameter's
 own `missing`/`empty` code, 100004 (400, and 413 for a body over the limit), the caller
-checks, and 100003 (503). `200001` (405) is not listed: it answers methods the document does
-not give a route.
+checks, and 100003 (503); every 429 and 503 carries `Retry-After`. `200001` (405) is not
+listed: it answers methods the document does not give a route.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def _responses(resource: type[Resource]) -> dict[str, Any]:
         described = "; ".join(f"{code} {ERRORS[code][0]}" for code in sorted(codes))
         responses[str(status)] = {
             "description": described,
-            "headers": {**HEADERS, "Retry-After": RETRY} if status == 503 else HEADERS,
+            "headers": {**HEADERS, "Retry-After": RETRY} if status in (429, 503) else HEADERS,
             "content": _content(resource, schema),
         }
     return responses

@@ -39,9 +39,9 @@ PROFILE = {
 
 class Register(Resource):
     path = "/api/user/register"
-    summary = "Register an account and answer its numeric uid"
+    summary = "Register an account, mail its email's verification code, answer its uid"
     params = (USERNAME_PARAM, PASSWORD_PARAM, EMAIL_PARAM)
-    codes = (202002, 202003, 202202)
+    codes = (202002, 202003, 202201, 202202)  # 202201 carries `uid` and `position` too
     answers = {"uid": UID, "position": POSITION}
 
     def __init__(self, container: Container) -> None:

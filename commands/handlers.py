@@ -20,9 +20,8 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
-from commands import inbox, sns
+from commands import avatars, codes, inbox, sns
 from commands.application import Done
-from commands.avatars import UploadAvatar, upload_avatar
 from commands.profiles import (
     ModifyBasicInfo,
     ModifyDetailInfo,
@@ -41,7 +40,9 @@ HANDLERS: dict[type, Callable[..., Done]] = {
     sns.BindSns: sns.bind_sns,
     sns.UnbindSns: sns.unbind_sns,
     inbox.ReadMessage: inbox.read_message,
-    UploadAvatar: upload_avatar,
+    avatars.UploadAvatar: avatars.upload_avatar,
+    codes.SendCode: codes.send_code,
+    codes.VerifyMedium: codes.verify_medium,
 }
 ATTEMPTS = 30  # runs of a command that keeps meeting concurrent writers before it gives up
 # the code a command answers when it never got past its conflicts (else: 100001)

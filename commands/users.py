@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,16 @@ from domain.users import (
     index_id,
     user_id,
 )
+from projections.database import ReadDB
+from upare import codes
+from upare.cache import Cache
+from upare.rate_limits import RateLimits
+from upare.sessions import CACHE_FAILURES
+from upare.settings import Settings
+from workers.deliverer import Deliverer, Policy
+from workers.mailer import Mailer
+
+log = logging.getLogger(__name__)
 
 
 class Uids:
@@ -184,6 +195,34 @@ def open_account(
         raise
 
 
-def register_user(command: RegisterUser, *, app: WriteApplication, uids: Uids) -> Done:
-    """Register an account (`open_account`)."""
-    return open_account(app, uids, command)
+def register_user(
+    command: RegisterUser,
+    *,
+    app: WriteApplication,
+    uids: Uids,
+    cache: Cache,
+    limits: RateLimits,
+    db: ReadDB,
+    mailer: Mailer,
+    settings: Settings,
+) -> Done:
+    """Register an account (`open_account`), then mail its email's verification code at once.
+
+    202201 (with `uid` and `position`) when the code could not be handed to the mailer (or
+    made: the cache failed, or the address had its day's codes): the account exists, a mail
+    that failed stays queued for retry, and `sendcode` may send a new code at once.
+    """
+    done = open_account(app, uids, command)
+    uid, email = done.fields["uid"], check_email(command.email)  # the email as stored
+    unsent = UpareError(202201, fields={"uid": uid, "position": done.position})
+    try:
+        key, mail = codes.start_send(cache, limits, settings, uid, "email", email)
+    except UpareError as ex:  # the address had its day's codes already
+        raise unsent from ex
+    except CACHE_FAILURES as ex:
+        log.warning("the cache failed, so user %d got no code: %r", uid, ex)
+        raise unsent from ex
+    if Deliverer(db, mailer, Policy.of(settings)).deliver_now(key, mail).error:
+        codes.release(cache, settings, uid, "email")  # sendcode may send a new one at once
+        raise unsent
+    return done

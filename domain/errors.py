@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 # code: (message, HTTP status). Messages are api-faq.md's, word for word; statuses are
 # CONTRACT section 2's.
 ERRORS: dict[int, tuple[str, int]] = {
@@ -71,7 +73,9 @@ class UpareError(Exception):
     `message` overrides the table's text where the document gives an endpoint its own wording
     (e.g. 202002 on validateUniqueUsername); `errors` maps parameter names to reasons (100004);
     `args_` fill a `%d` in the message (202007); `status` overrides the table's HTTP status
-    where CONTRACT gives a code another one (100004 is 413 for a body over the limit).
+    where CONTRACT gives a code another one (100004 is 413 for a body over the limit);
+    `fields` are the endpoint's own fields a refusal still carries (202201's `uid`: the account
+    was stored, only its mail failed).
     """
 
     def __init__(
@@ -82,6 +86,7 @@ class UpareError(Exception):
         errors: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
         status: int | None = None,
+        fields: dict[str, Any] | None = None,
     ) -> None:
         text = message or ERRORS[code][0]
         if args_:
@@ -92,6 +97,7 @@ class UpareError(Exception):
         self.errors = errors
         self.headers = headers or {}
         self.status = status or ERRORS[code][1]
+        self.fields = fields or {}
 
 
 def invalid(**errors: str) -> UpareError:

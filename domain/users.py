@@ -13,8 +13,10 @@ from domain.text import text_problem
 NAMESPACE = uuid5(NAMESPACE_URL, "https://upare.com/ids")
 FIRST_UID = 10001
 USERNAME = re.compile(r"[A-Za-z0-9_.-]{3,32}")
-# No controls or spaces: `\s` differs between Python and the ECMA regexes of JSON Schema.
-EMAIL = re.compile(r"[^@\x00-\x20\x7f]{1,64}@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+")
+# No controls, spaces or line separators (`\s` differs between Python and the ECMA regexes of
+# JSON Schema), nor the specials that make a mail header's address more than one (RFC 5322).
+_EMAIL_PART = r'[^@\x00-\x20\x7f-\x9f\u2028\u2029()<>\[\]:;,\\"]'
+EMAIL = re.compile(rf"{_EMAIL_PART}{{1,64}}@{_EMAIL_PART}+\.{_EMAIL_PART}+")
 MIN_PASSWORD = 8
 MAX_NICKNAME = 32
 PHONE = re.compile(r"\+?[0-9]{6,15}")  # digits only, as E.164 has at most 15

@@ -26,8 +26,9 @@ app.add_typer(cli_outbox.app, name="outbox")
 app.add_typer(cli_image.app, name="image")
 app.add_typer(cli_sns.app, name="sns")
 log = logging.getLogger("upare")
-# gunicorn's access log, with the request id the API sets on every response
-ACCESS_LOG_FORMAT = '%(h)s [%({x-request-id}o)s] "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+# gunicorn's access log, with the request id the API sets on every response; the path
+# without its query, which may carry a code, a password or an access_token (CONTRACT 11)
+ACCESS_LOG_FORMAT = '%(h)s [%({x-request-id}o)s] "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
 
 def stop_on_signals() -> threading.Event:

@@ -19,9 +19,7 @@ app = typer.Typer(help="The outbox: mails and SMS waiting, sent or failed.", no_
 
 def deliverer_loop(container: Container) -> Callable[[threading.Event], None]:
     """Return the deliverer's loop for this process."""
-    settings = container.settings
-    policy = Policy(settings.delivery_attempts, settings.delivery_backoff, settings.delivery_lease)
-    return Deliverer(container.db, container.mailer, policy).run
+    return Deliverer(container.db, container.mailer, Policy.of(container.settings)).run
 
 
 @app.command("list")

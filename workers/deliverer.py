@@ -19,6 +19,10 @@ its file and writes nothing (exactly once). A crash counts as an attempt.
 The deliverer rides out outages: a mail server that fails fails one attempt of one message; a
 read-model database that fails makes the loop wait (doubling, at most 5 s) and go on, keeping
 an outcome it could not record to record it first.
+
+`deliver_now` is for a message its sender waits on (register's code): it is queued and
+claimed in one transaction, sent in the caller's process, and recorded like any other, so the
+background deliverer only ever takes it up to retry it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from dataclasses import dataclass
 from projections import outbox
 from projections.database import ReadDB, Transaction
 from upare.outages import RideOut
+from upare.settings import Settings
 from workers.mailer import Mailer, Refused, Unavailable
 
 log = logging.getLogger(__name__)
@@ -45,6 +50,11 @@ class Policy:
     backoff: float = 2.0  # seconds before the first retry, doubled before each next one
     lease: float = 120.0  # seconds a claimed message stays this deliverer's
 
+    @classmethod
+    def of(cls, settings: Settings) -> Policy:
+        """Return the policy the settings give (UPARE_DELIVERY_*)."""
+        return cls(settings.delivery_attempts, settings.delivery_backoff, settings.delivery_lease)
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -58,7 +68,7 @@ class Outcome:
 CLAIM = (
     f"UPDATE {outbox.TABLE} SET status = ?, attempts = attempts + 1, next_attempt_at = ?"
     f" WHERE key = (SELECT key FROM {outbox.TABLE} WHERE {outbox.DUE} AND next_attempt_at <= ?"
-    " ORDER BY next_attempt_at LIMIT 1{lock})"
+    " {only}ORDER BY next_attempt_at LIMIT 1{lock})"
     f" RETURNING {outbox.FIELDS}"
 )
 RECORD = (
@@ -67,10 +77,12 @@ RECORD = (
 )
 
 
-def claim(tx: Transaction, lease: float) -> outbox.Delivery | None:
-    """Take the next due message for `lease` seconds, counting the attempt; None if none."""
-    claim_sql = CLAIM.format(lock=tx.skip_locked)
-    row = tx.fetchone(claim_sql, (outbox.SENDING, outbox.now(lease), outbox.now()))
+def claim(tx: Transaction, lease: float, key: str | None = None) -> outbox.Delivery | None:
+    """Take the next due message (or the one with this key, if due) for `lease` seconds,
+    counting the attempt; None if none."""
+    claim_sql = CLAIM.format(lock=tx.skip_locked, only="AND key = ? " if key else "")
+    params = (outbox.SENDING, outbox.now(lease), outbox.now(), *([key] if key else []))
+    row = tx.fetchone(claim_sql, params)
     return None if row is None else outbox.from_row(row)
 
 
@@ -109,6 +121,23 @@ class Deliverer:
             log.warning("attempt %d of %s: %s: %s", delivery.attempts, delivery.key, kind, ex)
             return Outcome(delivery.key, delivery.attempts, f"{kind}: {ex}")
         return Outcome(delivery.key, delivery.attempts)
+
+    def deliver_now(self, key: str, message: outbox.Message) -> Outcome:
+        """Queue a message and send it at once, here; return how it went.
+
+        It is claimed in the transaction that queues it, so no other deliverer sends it
+        meanwhile; a failure is recorded as any other (retried later), and so is a crash (the
+        lease runs out).
+        """
+        with self.db.transaction() as tx:
+            outbox.put(tx, key, message)
+            delivery = claim(tx, self.policy.lease, key)
+        if delivery is None:  # queued and taken before (the key is not new): theirs to send
+            return Outcome(key, 0)
+        outcome = self.send(delivery)
+        with self.db.transaction() as tx:
+            record(tx, outcome, self.policy)
+        return outcome
 
     def run_once(self) -> int:
         """Deliver up to BATCH due messages, one claim, send and record each; return how many."""

@@ -213,3 +213,34 @@ def test_upare_worker_delivers_the_outbox_beside_the_projections(container, tmp_
     finally:
         assert fleet.stop() == {"worker": 0}, fleet.tails()
     assert [path.name for path in (tmp_path / "mail").iterdir()] == [f"{key}.eml"]
+
+
+def test_a_message_delivered_at_once_is_never_sent_again_by_the_deliverer(container):
+    with SmtpServer() as server:
+        deliverer = Deliverer(container.db, Mailer(server.url, "console://", SENDER), Policy())
+        message = outbox.mail(to="now@x.io", subject="now", body="Hi!")
+        outcome = deliverer.deliver_now("test:now:1:mail", message)
+        assert (outcome.attempt, outcome.error) == (1, "")
+        assert deliverer.run_once() == 0
+
+    sent = outbox.status(container.db, "test:now:1:mail")
+    assert sent is not None and (sent.status, sent.attempts) == ("sent", 1)
+    assert server.inbox.message_ids() == Counter({message_id("test:now:1:mail"): 1})
+
+
+def test_a_message_that_failed_at_once_is_retried_by_the_deliverer(container):
+    inbox = Inbox(refuse=True)
+    with SmtpServer(inbox) as server:
+        deliverer = Deliverer(container.db, Mailer(server.url, "console://", SENDER), Policy())
+        message = outbox.mail(to="later@x.io", subject="later", body="Hi!")
+        outcome = deliverer.deliver_now("test:later:1:mail", message)
+        assert outcome.error.startswith("refused: 550")
+        assert deliverer.run_once() == 0  # not due before its backoff
+        inbox.refuse = False
+        with container.db.transaction() as tx:  # let the backoff pass
+            tx.execute("UPDATE outbox SET next_attempt_at = ?", (outbox.now(),))
+        assert deliverer.run_once() == 1
+
+    sent = outbox.status(container.db, "test:later:1:mail")
+    assert sent is not None and (sent.status, sent.attempts) == ("sent", 2)
+    assert len(server.inbox.mails) == 1

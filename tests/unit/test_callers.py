@@ -129,11 +129,13 @@ def test_checks_fail_closed_when_the_cache_is_unreachable(unreachable_cache, pre
     assert answer.headers["Retry-After"].isdigit()
 
 
-def test_register_still_works_when_the_cache_is_unreachable(unreachable_cache, caplog):
+def test_register_stores_the_account_when_the_cache_is_unreachable(unreachable_cache, caplog):
     answer = unreachable_cache.simulate_post(
         "/api/User/register", params=FORM, cookies={"sid": "s"}
     )
-    assert (answer.status_code, answer.json["error_code"]) == (200, 0)
+    # stored, but no code could be kept for its mail: 202201 with the new uid
+    assert (answer.status_code, answer.json["error_code"]) == (502, 202201)
+    assert answer.json["uid"] == 10001
     assert "anonymous" in caplog.text
 
 

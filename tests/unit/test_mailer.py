@@ -5,8 +5,12 @@ from __future__ import annotations
 from email import message_from_bytes, policy
 from pathlib import Path
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
+from domain.errors import UpareError
+from domain.users import EMAIL, check_email
 from projections import outbox
 from upare.settings import Settings
 from workers.mailer import (
@@ -118,3 +122,22 @@ def test_delivery_settings_are_read_from_the_environment(tmp_path: Path):
 def test_a_transport_url_of_no_known_kind_is_refused_at_start(variable: str, value: str):
     with pytest.raises(SystemExit, match=variable):
         Settings.from_env({variable: value})
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(st.from_regex(EMAIL, fullmatch=True))
+def test_every_address_an_account_may_have_is_one_recipient_of_a_buildable_mail(address):
+    try:
+        email = check_email(address)
+    except UpareError:
+        return  # too long, or blank at an end: register refuses it
+    mail = build(KEY, outbox.mail(to=email, subject="Your code", body="123456"), SENDER)
+    assert bytes(mail)
+    assert len(mail["To"].addresses) == 1
+
+
+@pytest.mark.parametrize("address", ["a,b@x.io", "a\x85b@x.io", "a\u2028b@x.io", "<b>a@x.io"])
+def test_addresses_a_mail_header_would_break_or_split_are_refused(address):
+    with pytest.raises(UpareError) as refused:
+        check_email(address)
+    assert refused.value.errors == {"email": "must be an email address"}

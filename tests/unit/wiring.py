@@ -13,6 +13,7 @@ from typing import Any
 from commands.application import WriteApplication
 from commands.handlers import Bus
 from commands.users import Uids
+from projections import outbox
 from projections.sqlite import SqliteDB
 from upare.bootstrap import utc_now
 from upare.cache import SqliteCache
@@ -24,13 +25,16 @@ from workers.mailer import Mailer
 def bus(store: WriteApplication, folder: Path, **given: Any) -> Bus:
     """Return a bus over this store; `given` replaces a dependency (a clock, a cache ...)."""
     cache = given.get("cache") or SqliteCache(folder / "cache.sqlite3")
-    settings = Settings(data_dir=folder)
+    settings = Settings(data_dir=folder, mail_url=f"file://{folder}/mail")
+    db = SqliteDB(folder / "readmodels.sqlite3")
+    with db.transaction() as tx:
+        outbox.create(tx)  # register queues its code's mail
     dependencies = {
         "app": store,
         "uids": Uids(store),
         "cache": cache,
         "limits": RateLimits(cache),
-        "db": SqliteDB(folder / "readmodels.sqlite3"),
+        "db": db,
         "mailer": Mailer(settings.mail_url, settings.sms_url, settings.mail_from),
         "clock": utc_now,
         "settings": settings,
