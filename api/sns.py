@@ -34,7 +34,7 @@ class SnsRegister(Resource):
             description="the server-signed ticket naming the SNS account",
         ),
     )
-    codes = (202001, 202002, 202003, 202103, 201204, 202202)
+    codes = (202001, 202002, 202003, 202103, 201204, 202201, 202202)
     answers = {"uid": UID, "position": POSITION}
 
     def __init__(self, container: Container) -> None:

@@ -13,12 +13,23 @@ from datetime import datetime
 
 from commands.application import Done, WriteApplication
 from commands.credentials import prove_account
-from commands.users import RegisterUser, Uids, claim, load_user, open_account, release
+from commands.users import (
+    RegisterUser,
+    Uids,
+    claim,
+    load_user,
+    mail_first_code,
+    open_account,
+    release,
+)
 from domain.errors import UpareError, invalid
 from domain.users import Index, User
+from projections.database import ReadDB
 from upare import sns
+from upare.cache import Cache
 from upare.rate_limits import RateLimits
 from upare.settings import Settings
+from workers.mailer import Mailer
 
 
 def sns_kind(channel: str) -> str:
@@ -61,17 +72,26 @@ def register_with_sns(
     *,
     app: WriteApplication,
     uids: Uids,
+    cache: Cache,
+    limits: RateLimits,
+    db: ReadDB,
+    mailer: Mailer,
     settings: Settings,
     clock: Callable[[], datetime],
 ) -> Done:
-    """Open an account as `register` does, bound to the ticket's identity, in one transaction."""
+    """Open an account as `register` does, bound to the ticket's identity, in one transaction,
+    and mail its verification code as `register` does (202201 when the mailer refuses)."""
     identity = read_ticket(settings, clock, command.ticket)
     if command.confirm != command.password:
         raise invalid(confirm="must equal password")
     account = RegisterUser(
         username=command.username, password=command.password, email=command.email
     )
-    return open_account(app, uids, account, also=lambda user: [bind(app, user, identity)])
+    done = open_account(app, uids, account, also=lambda user: [bind(app, user, identity)])
+    mail_first_code(
+        done, command.email, cache=cache, limits=limits, db=db, mailer=mailer, settings=settings
+    )
+    return done
 
 
 @dataclass(frozen=True, kw_only=True)

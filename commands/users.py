@@ -206,14 +206,31 @@ def register_user(
     mailer: Mailer,
     settings: Settings,
 ) -> Done:
-    """Register an account (`open_account`), then mail its email's verification code at once.
+    """Register an account (`open_account`), then mail its email's verification code at once."""
+    done = open_account(app, uids, command)
+    mail_first_code(
+        done, command.email, cache=cache, limits=limits, db=db, mailer=mailer, settings=settings
+    )
+    return done
+
+
+def mail_first_code(
+    done: Done,
+    email: str,
+    *,
+    cache: Cache,
+    limits: RateLimits,
+    db: ReadDB,
+    mailer: Mailer,
+    settings: Settings,
+) -> None:
+    """Mail a new account's verification code to its email at once (register, snsreg).
 
     202201 (with `uid` and `position`) when the code could not be handed to the mailer (or
     made: the cache failed, or the address had its day's codes): the account exists, a mail
     that failed stays queued for retry, and `sendcode` may send a new code at once.
     """
-    done = open_account(app, uids, command)
-    uid, email = done.fields["uid"], check_email(command.email)  # the email as stored
+    uid, email = done.fields["uid"], check_email(email)  # the email as stored
     unsent = UpareError(202201, fields={"uid": uid, "position": done.position})
     try:
         key, mail = codes.start_send(cache, limits, settings, uid, "email", email)
@@ -225,4 +242,3 @@ def register_user(
     if Deliverer(db, mailer, Policy.of(settings)).deliver_now(key, mail).error:
         codes.release(cache, settings, uid, "email")  # sendcode may send a new one at once
         raise unsent
-    return done

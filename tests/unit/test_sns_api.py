@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
@@ -10,6 +11,7 @@ import pytest
 from commands.sns import sns_kind
 from commands.users import claimed
 from domain.users import user_id
+from projections import outbox
 from tests.credentials import issue_token, open_session
 from upare import sns
 
@@ -66,6 +68,14 @@ def test_reg_opens_an_account_bound_to_the_tickets_identity(client, embedded, pr
     project()
     info = client.simulate_post("/api/User/info", params={"uid": uid}).json["user"]
     assert info["username"] == "alice"
+
+
+def test_reg_mails_the_new_accounts_verification_code_as_register_does(client, embedded):
+    reg(client, ticket(embedded))
+
+    [mail] = outbox.listing(embedded.db)
+    assert (mail.message.to, mail.status) == ("alice@example.com", outbox.SENT)
+    assert re.search(r"\b[0-9]{6}\b", mail.message.body)
 
 
 @pytest.mark.parametrize(
