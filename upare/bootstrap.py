@@ -115,7 +115,7 @@ def build_readdb(settings: Settings) -> ReadDB:
 def build_cache(settings: Settings) -> Cache:
     """Build the cache: Redis when configured, else a SQLite file."""
     if settings.redis_url:
-        return RedisCache(settings.redis_url)
+        return RedisCache(settings.redis_url, settings.redis_prefix)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return SqliteCache(settings.data_dir / "cache.sqlite3")
 

@@ -37,27 +37,33 @@ def _ms(seconds: float) -> int:
 
 
 class RedisCache:
-    """The cache in Redis; a set's members expire by their score (the time they end)."""
+    """The cache in Redis; a set's members expire by their score (the time they end).
 
-    def __init__(self, url: str) -> None:
+    Every key is stored under `prefix`, so that deployments (or test servers) sharing one
+    Redis server never read each other's keys: a uid or an address is the same in each.
+    """
+
+    def __init__(self, url: str, prefix: str = "") -> None:
         import redis
 
         self.url = url
+        self.prefix = prefix
         self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
     def get(self, key: str) -> bytes | None:
-        return self.client.get(key)  # type: ignore[return-value]
+        return self.client.get(self.prefix + key)  # type: ignore[return-value]
 
     def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
-        self.client.set(key, value, px=_ms(ttl_seconds))
+        self.client.set(self.prefix + key, value, px=_ms(ttl_seconds))
 
     def add(self, key: str, value: bytes, ttl_seconds: float) -> bool:
-        return bool(self.client.set(key, value, px=_ms(ttl_seconds), nx=True))
+        return bool(self.client.set(self.prefix + key, value, px=_ms(ttl_seconds), nx=True))
 
     def take(self, key: str) -> bytes | None:
-        return self.client.getdel(key)  # type: ignore[return-value]
+        return self.client.getdel(self.prefix + key)  # type: ignore[return-value]
 
     def incr(self, key: str, ttl_seconds: float) -> int:
+        key = self.prefix + key
         pipe = self.client.pipeline(transaction=True)
         pipe.incr(key)
         pipe.pexpire(key, _ms(ttl_seconds), nx=True)
@@ -65,15 +71,15 @@ class RedisCache:
         return int(count)
 
     def ttl(self, key: str) -> float | None:
-        left = int(self.client.pttl(key))  # type: ignore[arg-type]
+        left = int(self.client.pttl(self.prefix + key))  # type: ignore[arg-type]
         return None if left < 0 else left / 1000
 
     def delete(self, *keys: str) -> None:
         if keys:
-            self.client.delete(*keys)
+            self.client.delete(*(self.prefix + key for key in keys))
 
     def join(self, key: str, member: str, ttl_seconds: float) -> None:
-        now = time.time()
+        key, now = self.prefix + key, time.time()
         pipe = self.client.pipeline(transaction=True)
         pipe.zremrangebyscore(key, "-inf", now)
         pipe.zadd(key, {member: now + ttl_seconds})
@@ -82,11 +88,11 @@ class RedisCache:
         pipe.execute()
 
     def members(self, key: str) -> frozenset[str]:
-        found = self.client.zrangebyscore(key, time.time(), "+inf")
+        found = self.client.zrangebyscore(self.prefix + key, time.time(), "+inf")
         return frozenset(member.decode() for member in found)  # type: ignore[union-attr]
 
     def leave(self, key: str, member: str) -> None:
-        self.client.zrem(key, member)
+        self.client.zrem(self.prefix + key, member)
 
     def ping(self) -> None:
         self.client.ping()

@@ -1,7 +1,8 @@
 """Rate limits (failed logins, code sends) with the `limits` library's fixed windows.
 
-On Redis they use `limits`' own Redis storage; on the embedded default, `CacheStorage` keeps
-`limits`' counters in the SQLite cache (its `incr` is atomic across processes).
+On Redis they use `limits`' own Redis storage, under the cache's prefix; on the embedded
+default, `CacheStorage` keeps `limits`' counters in the SQLite cache (its `incr` is atomic
+across processes).
 """
 
 from __future__ import annotations
@@ -60,7 +61,9 @@ class RateLimits:
     """Count events against limits and tell how long a caller over a limit must wait."""
 
     def __init__(self, cache: Cache) -> None:
-        storage = RedisStorage(cache.url) if isinstance(cache, RedisCache) else CacheStorage(cache)
+        storage: Storage = CacheStorage(cache)
+        if isinstance(cache, RedisCache):
+            storage = RedisStorage(cache.url, key_prefix=cache.prefix + "LIMITS")
         self.limiter = FixedWindowRateLimiter(storage)
 
     def hit(self, item: RateLimitItem, *identifiers: str) -> bool:

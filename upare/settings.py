@@ -16,6 +16,7 @@ class Settings:
     data_dir: Path = Path("var")
     database_url: str = ""
     redis_url: str = ""
+    redis_prefix: str = ""  # of every key in Redis, for deployments sharing one server
     kafka_bootstrap: str = ""
     mail_url: str = "console://"  # from_env: file://$UPARE_DATA_DIR/mail
     sms_url: str = "console://"  # from_env: file://$UPARE_DATA_DIR/sms
@@ -46,6 +47,7 @@ class Settings:
             data_dir=data_dir,
             database_url=environ.get("UPARE_DATABASE_URL") or f"sqlite:///{data_dir}",
             redis_url=environ.get("UPARE_REDIS_URL") or "",
+            redis_prefix=environ.get("UPARE_REDIS_PREFIX") or "",
             kafka_bootstrap=environ.get("UPARE_KAFKA_BOOTSTRAP") or "",
             mail_url=environ.get("UPARE_MAIL_URL") or f"file://{data_dir.resolve()}/mail",
             sms_url=environ.get("UPARE_SMS_URL") or f"file://{data_dir.resolve()}/sms",

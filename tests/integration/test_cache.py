@@ -88,3 +88,19 @@ def test_rate_limits_refuse_past_the_limit_and_say_how_long_to_wait(cache):
     assert limits.retry_after(item, "someone else") is None
     limits.clear(item, who)
     assert limits.retry_after(item, who) is None
+
+
+@pytest.mark.redis
+def test_deployments_sharing_one_redis_under_their_own_prefixes_never_meet(redis_url):
+    ours = RedisCache(redis_url, prefix=f"test-{uuid.uuid4().hex}:")
+    theirs = RedisCache(redis_url, prefix=f"test-{uuid.uuid4().hex}:")
+    ours.set("session:same", b"ours", ttl_seconds=60)
+    ours.join("sessions:10001", "ours", ttl_seconds=60)
+    item = RateLimitItemPerMinute(1, 15)
+    RateLimits(ours).hit(item, "127.0.0.1")
+
+    assert theirs.get("session:same") is None
+    assert theirs.members("sessions:10001") == frozenset()
+    assert RateLimits(theirs).retry_after(item, "127.0.0.1") is None
+    assert RateLimits(ours).retry_after(item, "127.0.0.1") is not None
+    assert ours.client.get(ours.prefix + "session:same") == b"ours"  # stored under its prefix
