@@ -1,8 +1,10 @@
-"""Captcha answers as the cache holds them: bound to (session, scenario), 5 minutes, single use.
+"""Captchas: their images, and their answers as the cache holds them: bound to (session,
+scenario), 5 minutes, single use.
 
-`captcha:<session identity>:<scenario>` holds the SHA-256 of the answer in lower case (answers
-are case-insensitive), never the answer. Any verification takes the key (GETDEL), right or
-wrong, so an answer is tried once; `captchaVerify` with `flush=no` only reads it.
+Images are drawn by the `captcha` library (on Pillow). `captcha:<session identity>:<scenario>`
+holds the SHA-256 of the answer in lower case (answers are case-insensitive), never the answer.
+Any verification takes the key (GETDEL), right or wrong, so an answer is tried once;
+`captchaVerify` with `flush=no` only reads it.
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ import hashlib
 import hmac
 import secrets
 
+from captcha.image import ImageCaptcha
+
 from upare.cache import Cache
 
 TTL_SECONDS = 5 * 60
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: readable in a distorted image
 LENGTH = 5
 TEST_ANSWER = "PASSED"  # always passes in test mode (UPARE_CAPTCHA_TEST_MODE, CONTRACT 4)
+FORMATS = {"png": "PNG", "jpg": "JPEG", "bmp": "BMP"}  # the `type` asked for: Pillow's format
+IMAGES = ImageCaptcha()  # loads its fonts once; it keeps nothing of one image for the next
 
 
 def _key(session: str, scenario: str) -> str:
@@ -29,6 +35,11 @@ def _digest(answer: str) -> bytes:
 
 def new_answer() -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
+
+
+def draw(answer: str, fmt: str = "png") -> bytes:
+    """Return the distorted image of this answer, encoded in one of FORMATS."""
+    return IMAGES.generate(answer, format=FORMATS[fmt]).getvalue()
 
 
 def remember(cache: Cache, session: str, scenario: str, answer: str) -> None:
