@@ -7,7 +7,20 @@ from typing import Any
 import falcon
 from falcon.media.multipart import MultipartFormHandler
 
-from api import avatars, codes, errors, health, images, inbox, metrics, profiles, sns, users
+from api import (
+    avatars,
+    captchas,
+    codes,
+    errors,
+    health,
+    images,
+    inbox,
+    metrics,
+    profiles,
+    sessions,
+    sns,
+    users,
+)
 from api.callers import Callers
 from api.freshness import ReadYourWrites
 from api.middleware import BodyLimit, RequestContext
@@ -31,6 +44,10 @@ RESOURCES: list[type[Resource]] = [
     images.Disorder,
     avatars.SetAvatar,
     avatars.Avatar,
+    captchas.Captcha,
+    captchas.CaptchaVerify,
+    sessions.Login,
+    sessions.Logout,
 ]
 
 

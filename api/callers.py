@@ -12,6 +12,8 @@ Credentials: `Authorization: Bearer <token>`, else the `access_token` parameter,
 cookie. A strict check answers 201201 for an unknown token, 201203 for an expired or revoked
 one, and fails closed when the cache cannot answer: 100003 for a session, 201207 for a token
 (both HTTP 503). An unknown session cookie is no session: its caller is anonymous.
+
+The `sid` cookie is set here too (`give_session`): read and written in one module.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import falcon
@@ -41,6 +44,11 @@ class Caller:
     scopes: frozenset[str] = field(default_factory=frozenset)
     key: str | None = None
 
+    @property
+    def session(self) -> str | None:
+        """Return the identity of the caller's session (captchas are bound to it), if any."""
+        return self.key if self.kind == "session" else None
+
     def user(self) -> int:
         """Return the caller's uid; 202101 when nobody is logged in."""
         if self.uid is None:
@@ -49,6 +57,7 @@ class Caller:
 
 
 ANONYMOUS = Caller()
+EXPIRED = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,21 @@ def credentials(req: falcon.Request) -> tuple[str, str] | None:
         return "token", token
     sid = req.cookies.get("sid")
     return ("session", sid) if sid else None
+
+
+def give_session(resp: falcon.Response, sid: str, seconds: int, secure: bool) -> None:
+    """Set the `sid` cookie for `seconds` (0: expire it at once): HttpOnly, SameSite=Lax,
+    Path=/, and Secure when configured (UPARE_COOKIE_SECURE)."""
+    resp.set_cookie(
+        "sid",
+        sid,
+        max_age=seconds or None,  # Falcon leaves out a Max-Age of 0: an Expires in the past
+        expires=None if seconds else EXPIRED,
+        path="/",
+        secure=secure,
+        http_only=True,
+        same_site="Lax",
+    )
 
 
 def resolve(cache: Cache, kind: str, secret: str) -> Caller:

@@ -20,7 +20,7 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
-from commands import avatars, codes, inbox, sns
+from commands import avatars, codes, inbox, sessions, sns
 from commands.application import Done
 from commands.profiles import (
     ModifyBasicInfo,
@@ -43,6 +43,7 @@ HANDLERS: dict[type, Callable[..., Done]] = {
     avatars.UploadAvatar: avatars.upload_avatar,
     codes.SendCode: codes.send_code,
     codes.VerifyMedium: codes.verify_medium,
+    sessions.LogIn: sessions.log_in,
 }
 ATTEMPTS = 30  # runs of a command that keeps meeting concurrent writers before it gives up
 # the code a command answers when it never got past its conflicts (else: 100001)
