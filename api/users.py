@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import falcon
 
 from api.callers import OPTIONAL
@@ -25,7 +27,7 @@ PASSWORD_PARAM = Param(
 )
 EMAIL_PARAM = Param("email", required=True, max_length=254, pattern=EMAIL.pattern)
 UID = {"type": "integer", "minimum": 10001}
-PROFILE = {
+PROFILE: dict[str, Any] = {
     "type": "object",
     "required": ["uid", "username", "nickname", "avatar"],
     "properties": {
@@ -34,6 +36,14 @@ PROFILE = {
         "nickname": {"type": "string"},
         "avatar": {"type": ["object", "null"]},
     },
+}
+# without a uid, info answers the caller's own profile: PROFILE and these
+OWN_FIELDS = {
+    "email": {"type": "string"},
+    "email_verified": {"type": "boolean"},
+    "phone": {"type": ["string", "null"]},
+    "phone_verified": {"type": "boolean"},
+    "details": {"type": "object", "additionalProperties": {"type": "string"}},
 }
 
 
@@ -86,12 +96,12 @@ class ValidateUniqueEmail(Resource):
 
 class Info(Resource):
     path = "/api/user/info"
-    summary = "Answer a user's public profile (`user`)"
+    summary = "Answer a user's public profile (`user`), or without a uid the caller's own"
     reads = ("users",)
     params = (Param("uid", "integer", description="without it, the logged-in user's own"),)
     caller = OPTIONAL  # with a uid anyone may ask; without one, a user asks for their own
     codes = (202001, 202101)
-    answers = {"user": PROFILE}
+    answers = {"user": {**PROFILE, "properties": {**PROFILE["properties"], **OWN_FIELDS}}}
     get_too = True
 
     def __init__(self, container: Container) -> None:
@@ -100,8 +110,9 @@ class Info(Resource):
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         uid = req.context.params["uid"]
         if uid is None:
-            uid = req.context.caller.user()  # the accounts issue adds email and phone
-        profile = users.public_profile(self.db, uid)
+            profile = users.own_profile(self.db, req.context.caller.user())
+        else:
+            profile = users.public_profile(self.db, uid)
         if profile is None:
             raise UpareError(202001)
         respond(req, resp, {"user": profile})
