@@ -27,7 +27,8 @@ app.add_typer(cli_image.app, name="image")
 app.add_typer(cli_sns.app, name="sns")
 log = logging.getLogger("upare")
 # gunicorn's access log, with the request id the API sets on every response; the path
-# without its query, which may carry a code, a password or an access_token (CONTRACT 11)
+# without its query, which may carry a code, a password, an access_token or a captcha
+# answer (CONTRACT 11)
 ACCESS_LOG_FORMAT = '%(h)s [%({x-request-id}o)s] "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
 
@@ -95,6 +96,8 @@ def serve(
     share_metrics(settings)
     if settings.env != "production":
         log.warning("UPARE_ENV=%s: not a production configuration", settings.env)
+    if settings.captcha_test_mode:
+        log.warning("UPARE_CAPTCHA_TEST_MODE is on: the captcha answer PASSED always passes")
     helper = None
     if with_worker and not settings.kafka_bootstrap:
         helper = Supervised([sys.argv[0], "worker"])  # started again whenever it dies
