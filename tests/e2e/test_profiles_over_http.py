@@ -11,6 +11,7 @@ import requests
 
 from commands.users import find_account
 from domain.passwords import verify_password
+from tests import backends
 from tests.backends import backend_settings  # noqa: F401 (the settings fixture)
 from upare import captchas, sessions
 from upare.bootstrap import bootstrap, build_cache
@@ -20,10 +21,7 @@ PASSED = captchas.TEST_ANSWER
 
 @pytest.fixture
 def server_env(settings) -> dict[str, str]:
-    env = {"UPARE_CAPTCHA_TEST_MODE": "1"}
-    if settings.redis_url:
-        env["UPARE_REDIS_URL"] = settings.redis_url
-    return env
+    return {**backends.server_env(settings), "UPARE_CAPTCHA_TEST_MODE": "1"}
 
 
 @pytest.fixture
