@@ -123,6 +123,9 @@ class SqliteCache:
         if connection is None:
             connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             connection.execute("PRAGMA journal_mode=WAL")
+            # no fsync a commit: a crash of the machine may lose the last few changes, never
+            # the file; a cache can afford that, and a login would spend ~10 ms on fsyncs
+            connection.execute("PRAGMA synchronous=NORMAL")
             self._local.connection = connection
         return connection
 
