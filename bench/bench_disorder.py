@@ -20,20 +20,15 @@ all medians over `repeat` runs (default 7) after one warm-up run, on a 4000x3000
 from __future__ import annotations
 
 import io
-import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import requests
 from PIL import Image
+from serving import running_server
 
 from domain.disorder import PNG_COMPRESS_LEVEL, disorder, scramble_pixels
 
@@ -104,39 +99,11 @@ def bench_full(repeat: int) -> str:
     return bench_line("disorder_full", seconds, baseline, "target report")
 
 
-@contextmanager
-def running_server() -> Iterator[str]:
-    """Start `upare serve` (embedded, one gunicorn worker) in a temp folder; yield its URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with tempfile.TemporaryDirectory() as folder:
-        upare = str(Path(sys.executable).with_name("upare"))
-        process = subprocess.Popen(
-            [upare, "serve", "--port", str(port), "--workers", "1", "--no-with-worker"],
-            env={**os.environ, "UPARE_DATA_DIR": folder},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    requests.get(f"{url}/openapi.json", timeout=1)
-                    break
-                except requests.ConnectionError:
-                    time.sleep(0.1)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
-
-
 def bench_http(repeat: int) -> str:
     """Time POST /api/Image/disorder on a real server against the same `disorder()` call."""
     upload = photo_jpeg()
     baseline = median_seconds(lambda: disorder(upload, KEY, BLOCK), repeat)
-    with running_server() as url, requests.Session() as session:
+    with running_server() as (url, _), requests.Session() as session:
 
         def request() -> None:
             answer = session.post(

@@ -1,0 +1,61 @@
+"""Benchmark captchas: images per second over HTTP against drawing the same images in process.
+
+Run `python bench/bench_captcha.py [--runs 5] [--seconds 4] [--workers 2] [--clients 4]`.
+
+- captcha_http: `GET /api/Image/captcha` (png, the default) to a real `upare serve` on the
+  embedded default, from `--clients` threads, each on its own session (its first captcha made
+  it): drawing, remembering the answer in the SQLite cache, answering the image.
+- baseline: `upare.captchas.draw` of a fresh answer in as many processes as gunicorn has
+  workers: the drawing alone, with the same parallelism.
+
+Each run measures both, interleaved. Prints `BENCH captcha_http: <v> images/s; baseline <b>
+images/s; ratio <median> (<min>-<max> over <n> runs) (target report)`, medians throughout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+
+import requests
+from serving import per_second_in_processes, per_second_in_threads, running_server
+
+from upare import captchas
+
+
+def draw_one() -> bytes:
+    return captchas.draw(captchas.new_answer())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=4)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--clients", type=int, default=4, help="client threads")
+    args = parser.parse_args()
+    print(f"# {os.cpu_count()} cores; {args.workers} workers; {args.clients} clients")
+    with running_server(args.workers, with_worker=True) as (url, _):
+        browsers = [requests.Session() for _ in range(args.clients)]
+
+        def fetch(number: int) -> None:
+            answer = browsers[number].get(f"{url}/api/Image/captcha", timeout=30)
+            answer.raise_for_status()
+
+        per_second_in_threads(fetch, args.clients, 1)  # warm-up; each browser has its session
+        rates, baselines = [], []
+        for _ in range(args.runs):
+            baselines.append(per_second_in_processes(draw_one, args.workers, args.seconds))
+            rates.append(per_second_in_threads(fetch, args.clients, args.seconds))
+    ratios = [rate / baseline for rate, baseline in zip(rates, baselines, strict=True)]
+    print(
+        f"BENCH captcha_http: {statistics.median(rates):.1f} images/s; baseline"
+        f" {statistics.median(baselines):.1f} images/s (drawn in {args.workers} processes);"
+        f" ratio {statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f} over"
+        f" {args.runs} runs) (target report)"
+    )
+
+
+if __name__ == "__main__":
+    main()

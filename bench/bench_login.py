@@ -1,0 +1,79 @@
+"""Benchmark login: requests per second over HTTP against the Argon2id verify it must do.
+
+Run `python bench/bench_login.py [--runs 5] [--seconds 4] [--workers 2] [--clients 4]`.
+
+- login_http: `POST /api/User/login` (the right password, the test mode's captcha) to a real
+  `upare serve` on the embedded default (SQLite store and cache, its worker beside gunicorn),
+  from `--clients` threads for `--seconds`.
+- baseline: `domain.passwords.verify_password` of the very hash the server stores (read back
+  from its event store), in as many processes as gunicorn has workers: the work a login cannot
+  avoid, with the same parallelism.
+
+Each run measures both, interleaved; the ratio's target is 0.7 (the hash dominates, not the
+framework). Prints `BENCH login_http: <v> logins/s; baseline <b> verifies/s; ratio <median>
+(<min>-<max> over <n> runs) (target 0.7)`, medians throughout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+from functools import partial
+from pathlib import Path
+
+import requests
+from serving import per_second_in_processes, per_second_in_threads, running_server
+
+from commands.users import find_account
+from domain.passwords import verify_password
+from upare.bootstrap import build_app
+from upare.settings import Settings
+
+FORM = {"username": "bench", "password": "correct horse", "email": "bench@example.com"}
+
+
+def stored_hash(folder: Path) -> str:
+    """Return the password hash the server stored for the benchmark's account."""
+    app = build_app(Settings(data_dir=folder, database_url=f"sqlite:///{folder}"))
+    try:
+        user = find_account(app, FORM["username"])
+        assert user is not None
+        return user.password_hash
+    finally:
+        app.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=4)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--clients", type=int, default=4, help="client threads")
+    args = parser.parse_args()
+    print(f"# {os.cpu_count()} cores; {args.workers} workers; {args.clients} clients")
+    env = {"UPARE_CAPTCHA_TEST_MODE": "1"}
+    with running_server(args.workers, env, with_worker=True) as (url, folder):
+        requests.post(f"{url}/api/User/register", data=FORM, timeout=30).raise_for_status()
+        login = {"username": FORM["username"], "password": FORM["password"], "captcha": "PASSED"}
+
+        def log_in(_: int) -> None:
+            requests.post(f"{url}/api/User/login", data=login, timeout=30).raise_for_status()
+
+        verify = partial(verify_password, stored_hash(folder), FORM["password"])
+        per_second_in_threads(log_in, args.clients, 1)  # warm-up
+        rates, baselines = [], []
+        for _ in range(args.runs):
+            baselines.append(per_second_in_processes(verify, args.workers, args.seconds))
+            rates.append(per_second_in_threads(log_in, args.clients, args.seconds))
+    ratios = [rate / baseline for rate, baseline in zip(rates, baselines, strict=True)]
+    print(
+        f"BENCH login_http: {statistics.median(rates):.1f} logins/s; baseline"
+        f" {statistics.median(baselines):.1f} verifies/s (Argon2id, {args.workers} processes);"
+        f" ratio {statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f} over"
+        f" {args.runs} runs) (target 0.7)"
+    )
+
+
+if __name__ == "__main__":
+    main()
