@@ -30,13 +30,10 @@ def running_server(
     with tempfile.TemporaryDirectory() as folder:
         upare = str(Path(sys.executable).with_name("upare"))
         command = [upare, "serve", "--port", str(port), "--workers", str(workers)]
+        inherited = {name: value for name, value in os.environ.items() if name[:6] != "UPARE_"}
         process = subprocess.Popen(
             [*command, "--with-worker" if with_worker else "--no-with-worker"],
-            env={
-                **{name: value for name, value in os.environ.items() if "UPARE_" not in name},
-                "UPARE_DATA_DIR": folder,
-                **(env or {}),
-            },
+            env={**inherited, "UPARE_DATA_DIR": folder, **(env or {})},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
