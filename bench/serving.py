@@ -43,7 +43,7 @@ def running_server(
                 try:
                     requests.get(f"{url}/openapi.json", timeout=1)
                     break
-                except requests.ConnectionError:
+                except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy
                     time.sleep(0.1)
             yield url, Path(folder)
         finally:
