@@ -1,10 +1,12 @@
 """Benchmark login: requests per second over HTTP against the Argon2id verify it must do.
 
-Run `python bench/bench_login.py [--runs 5] [--seconds 4] [--workers 2] [--clients 4]`.
+Run `python bench/bench_login.py [--runs 5] [--seconds 4] [--workers 2] [--clients 4]
+[--backend auto|postgres|sqlite]`.
 
 - login_http: `POST /api/User/login` (the right password, the test mode's captcha) to a real
-  `upare serve` on the embedded default (SQLite store and cache, its worker beside gunicorn),
-  from `--clients` threads for `--seconds`.
+  `upare serve` with its worker, from `--clients` threads for `--seconds`: on PostgreSQL (a
+  fresh database) with Redis (under a prefix of its own) when they answer, as in production;
+  else on the embedded default (SQLite store and cache).
 - baseline: `domain.passwords.verify_password` of the very hash the server stores (read back
   from its event store), in as many processes as gunicorn has workers: the work a login cannot
   avoid, with the same parallelism.
@@ -20,28 +22,31 @@ import argparse
 import os
 import statistics
 from functools import partial
-from pathlib import Path
 
 import requests
-from serving import per_second_in_processes, per_second_in_threads, running_server
+from fresh import fresh_container, pick_backend
+from serving import per_second_in_processes, per_second_in_threads, redis_env, running_server
 
 from commands.users import find_account
 from domain.passwords import verify_password
-from upare.bootstrap import build_app
-from upare.settings import Settings
 
 FORM = {"username": "bench", "password": "correct horse", "email": "bench@example.com"}
 
 
-def stored_hash(folder: Path) -> str:
-    """Return the password hash the server stored for the benchmark's account."""
-    app = build_app(Settings(data_dir=folder, database_url=f"sqlite:///{folder}"))
-    try:
-        user = find_account(app, FORM["username"])
-        assert user is not None
-        return user.password_hash
-    finally:
-        app.close()
+def measure(url: str, password_hash: str, args: argparse.Namespace) -> tuple[list, list]:
+    """Return the logins/s over HTTP and the verifies/s in process of each run, interleaved."""
+    login = {"username": FORM["username"], "password": FORM["password"], "captcha": "PASSED"}
+
+    def log_in(_: int) -> None:
+        requests.post(f"{url}/api/User/login", data=login, timeout=30).raise_for_status()
+
+    verify = partial(verify_password, password_hash, FORM["password"])
+    per_second_in_threads(log_in, args.clients, 1)  # warm-up
+    rates, baselines = [], []
+    for _ in range(args.runs):
+        baselines.append(per_second_in_processes(verify, args.workers, args.seconds))
+        rates.append(per_second_in_threads(log_in, args.clients, args.seconds))
+    return rates, baselines
 
 
 def main() -> None:
@@ -50,22 +55,26 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--clients", type=int, default=4, help="client threads")
+    parser.add_argument("--backend", choices=["auto", "postgres", "sqlite"], default="auto")
     args = parser.parse_args()
-    print(f"# {os.cpu_count()} cores; {args.workers} workers; {args.clients} clients")
-    env = {"UPARE_CAPTCHA_TEST_MODE": "1"}
-    with running_server(args.workers, env, with_worker=True) as (url, folder):
-        requests.post(f"{url}/api/User/register", data=FORM, timeout=30).raise_for_status()
-        login = {"username": FORM["username"], "password": FORM["password"], "captcha": "PASSED"}
-
-        def log_in(_: int) -> None:
-            requests.post(f"{url}/api/User/login", data=login, timeout=30).raise_for_status()
-
-        verify = partial(verify_password, stored_hash(folder), FORM["password"])
-        per_second_in_threads(log_in, args.clients, 1)  # warm-up
-        rates, baselines = [], []
-        for _ in range(args.runs):
-            baselines.append(per_second_in_processes(verify, args.workers, args.seconds))
-            rates.append(per_second_in_threads(log_in, args.clients, args.seconds))
+    backend = pick_backend(args.backend)
+    with fresh_container(backend) as container:
+        env = {
+            "UPARE_CAPTCHA_TEST_MODE": "1",
+            "UPARE_DATABASE_URL": container.settings.database_url,
+        }
+        if backend == "postgres":
+            env.update(redis_env())
+        cache = "Redis" if "UPARE_REDIS_URL" in env else "SQLite"
+        print(
+            f"# {backend}, cache on {cache}; {os.cpu_count()} cores; {args.workers} workers;"
+            f" {args.clients} clients"
+        )
+        with running_server(args.workers, env, with_worker=True) as (url, _):
+            requests.post(f"{url}/api/User/register", data=FORM, timeout=30).raise_for_status()
+            user = find_account(container.app, FORM["username"])
+            assert user is not None
+            rates, baselines = measure(url, user.password_hash, args)
     ratios = [rate / baseline for rate, baseline in zip(rates, baselines, strict=True)]
     print(
         f"BENCH login_http: {statistics.median(rates):.1f} logins/s; baseline"

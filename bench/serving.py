@@ -9,12 +9,25 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+import redis
 import requests
+
+REDIS_URL = os.environ.get("UPARE_REDIS_URL") or "redis://127.0.0.1:6379/0"
+
+
+def redis_env() -> dict[str, str]:
+    """Return the settings of a Redis cache under a prefix of its own, if Redis answers."""
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        return {}
+    return {"UPARE_REDIS_URL": REDIS_URL, "UPARE_REDIS_PREFIX": f"bench-{uuid.uuid4().hex}:"}
 
 
 @contextmanager
