@@ -1,6 +1,6 @@
 """Benchmark captchas: images per second over HTTP against drawing the same images in process.
 
-Run `python bench/bench_captcha.py [--runs 5] [--seconds 4] [--workers 2] [--clients 4]`.
+Run `python bench/bench_captcha.py [--runs 9] [--seconds 2] [--workers 2] [--clients 4]`.
 
 - captcha_http: `GET /api/Image/captcha` (png, the default) to a real `upare serve` on the
   embedded default, from `--clients` threads, each on its own session (its first captcha made
@@ -30,8 +30,8 @@ def draw_one() -> bytes:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=4)
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--seconds", type=float, default=2)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--clients", type=int, default=4, help="client threads")
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """Benchmark login: requests per second over HTTP against the Argon2id verify it must do.
 
-Run `python bench/bench_login.py [--runs 5] [--seconds 4] [--workers 2] [--clients 4]
+Run `python bench/bench_login.py [--runs 9] [--seconds 2] [--workers 2] [--clients 4]
 [--backend auto|postgres|sqlite]`.
 
 - login_http: `POST /api/User/login` (the right password, the test mode's captcha) to a real
@@ -51,8 +51,8 @@ def measure(url: str, password_hash: str, args: argparse.Namespace) -> tuple[lis
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=4)
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--seconds", type=float, default=2)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--clients", type=int, default=4, help="client threads")
     parser.add_argument("--backend", choices=["auto", "postgres", "sqlite"], default="auto")
