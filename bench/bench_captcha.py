@@ -19,7 +19,7 @@ import os
 import statistics
 
 import requests
-from serving import per_second_in_processes, per_second_in_threads, running_server
+from serving import calls_in_processes, calls_in_threads, running_server
 
 from upare import captchas
 
@@ -36,18 +36,20 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="client threads")
     args = parser.parse_args()
     print(f"# {os.cpu_count()} cores; {args.workers} workers; {args.clients} clients")
-    with running_server(args.workers, with_worker=True) as (url, _):
+    with running_server(args.workers, with_worker=True) as server:
         browsers = [requests.Session() for _ in range(args.clients)]
 
         def fetch(number: int) -> None:
-            answer = browsers[number].get(f"{url}/api/Image/captcha", timeout=30)
+            answer = browsers[number].get(f"{server.url}/api/Image/captcha", timeout=30)
             answer.raise_for_status()
 
-        per_second_in_threads(fetch, args.clients, 1)  # warm-up; each browser has its session
+        calls_in_threads(fetch, args.clients, 1)  # warm-up; each browser has its session
         rates, baselines = [], []
         for _ in range(args.runs):
-            baselines.append(per_second_in_processes(draw_one, args.workers, args.seconds))
-            rates.append(per_second_in_threads(fetch, args.clients, args.seconds))
+            drawn, _ = calls_in_processes(draw_one, args.workers, args.seconds)
+            baselines.append(drawn / args.seconds)
+            calls, seconds = calls_in_threads(fetch, args.clients, args.seconds)
+            rates.append(calls / seconds)
     ratios = [rate / baseline for rate, baseline in zip(rates, baselines, strict=True)]
     print(
         f"BENCH captcha_http: {statistics.median(rates):.1f} images/s; baseline"

@@ -103,11 +103,11 @@ def bench_http(repeat: int) -> str:
     """Time POST /api/Image/disorder on a real server against the same `disorder()` call."""
     upload = photo_jpeg()
     baseline = median_seconds(lambda: disorder(upload, KEY, BLOCK), repeat)
-    with running_server() as (url, _), requests.Session() as session:
+    with running_server() as server, requests.Session() as session:
 
         def request() -> None:
             answer = session.post(
-                f"{url}/api/Image/disorder",
+                f"{server.url}/api/Image/disorder",
                 data={"key": KEY, "block": str(BLOCK)},
                 files={"image": ("photo.jpg", upload)},
                 timeout=60,

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -30,13 +31,38 @@ def redis_env() -> dict[str, str]:
     return {"UPARE_REDIS_URL": REDIS_URL, "UPARE_REDIS_PREFIX": f"bench-{uuid.uuid4().hex}:"}
 
 
+@dataclass(frozen=True)
+class Server:
+    """A running `upare serve`: its URL, its data folder, and its process id."""
+
+    url: str
+    folder: Path
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """Return the CPU time (user and system) its processes have spent so far: `upare
+        serve` (gunicorn's master), the gunicorn workers and its `upare worker`."""
+        processes: dict[int, tuple[int, int]] = {}  # pid: (parent, ticks)
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:  # it ended meanwhile
+                continue
+            processes[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+        tree, grown = {self.pid}, True
+        while grown:
+            found = {pid for pid, (parent, _) in processes.items() if parent in tree}
+            grown, tree = not found <= tree, tree | found
+        ticks = sum(processes[pid][1] for pid in tree if pid in processes)
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def running_server(
     workers: int = 1, env: dict[str, str] | None = None, with_worker: bool = False
-) -> Iterator[tuple[str, Path]]:
-    """Start `upare serve` (embedded, in a temp folder, gunicorn with `workers` processes);
-    yield its URL and its data folder. Only `env` sets UPARE_* settings (not `make bench`'s
-    UPARE_KAFKA_BOOTSTRAP)."""
+) -> Iterator[Server]:
+    """Start `upare serve` (embedded, in a temp folder, gunicorn with `workers` processes) and
+    yield it. Only `env` sets UPARE_* settings (not `make bench`'s UPARE_KAFKA_BOOTSTRAP)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -58,15 +84,17 @@ def running_server(
                     break
                 except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy
                     time.sleep(0.1)
-            yield url, Path(folder)
+            yield Server(url, Path(folder), process.pid)
         finally:
             process.terminate()
             process.wait(timeout=20)
 
 
-def per_second_in_threads(call: Callable[[int], object], threads: int, seconds: float) -> float:
-    """Return how many calls per second `threads` threads make together, each calling
-    `call(thread number)` over and over for `seconds`."""
+def calls_in_threads(
+    call: Callable[[int], object], threads: int, seconds: float
+) -> tuple[int, float]:
+    """Return how many calls `threads` threads make together, each calling `call(thread
+    number)` over and over for `seconds`, and the seconds they took."""
     counts = [0] * threads
     deadline = time.perf_counter() + seconds
 
@@ -81,21 +109,25 @@ def per_second_in_threads(call: Callable[[int], object], threads: int, seconds: 
         thread.start()
     for thread in pool:
         thread.join()
-    return sum(counts) / (time.perf_counter() - started)
+    return sum(counts), time.perf_counter() - started
 
 
-def _count_for(call: Callable[[], object], seconds: float) -> int:
-    count, deadline = 0, time.perf_counter() + seconds
+def _count_for(call: Callable[[], object], seconds: float) -> tuple[int, float]:
+    count, cpu, deadline = 0, time.process_time(), time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         call()
         count += 1
-    return count
+    return count, time.process_time() - cpu
 
 
-def per_second_in_processes(call: Callable[[], object], processes: int, seconds: float) -> float:
-    """Return how many calls per second `processes` processes make together (as gunicorn's
-    workers would, with no GIL between them); `call` must be picklable."""
+def calls_in_processes(
+    call: Callable[[], object], processes: int, seconds: float
+) -> tuple[int, float]:
+    """Return how many calls `processes` processes make together in `seconds` (as gunicorn's
+    workers would, with no GIL between them), and the CPU seconds they spent; `call` must be
+    picklable."""
     with ProcessPoolExecutor(processes) as pool:
         list(pool.map(_count_for, [call] * processes, [0.2] * processes))  # up and warm
         futures = [pool.submit(_count_for, call, seconds) for _ in range(processes)]
-        return sum(future.result() for future in futures) / seconds
+        done = [future.result() for future in futures]
+    return sum(count for count, _ in done), sum(cpu for _, cpu in done)
