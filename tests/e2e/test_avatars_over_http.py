@@ -8,6 +8,7 @@ import uuid
 import pytest
 import requests
 
+from tests import backends
 from tests.backends import backend_settings  # noqa: F401 (the settings: both backends)
 from tests.credentials import open_session
 from tests.pictures import opened, photo_with_gps, picture
@@ -16,7 +17,7 @@ from upare.bootstrap import build_cache
 
 @pytest.fixture
 def server_env(settings) -> dict[str, str]:
-    return {"UPARE_REDIS_URL": settings.redis_url} if settings.redis_url else {}
+    return backends.server_env(settings)
 
 
 @pytest.fixture

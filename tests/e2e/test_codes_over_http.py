@@ -12,6 +12,7 @@ import requests
 
 from projections import outbox
 from queries import users
+from tests import backends
 from tests.backends import backend_settings  # noqa: F401 (the settings fixture)
 from tests.integration.smtp import SmtpServer
 from upare import sessions
@@ -32,10 +33,7 @@ def smtp() -> Iterator[SmtpServer]:
 
 @pytest.fixture
 def server_env(settings: Settings, smtp: SmtpServer) -> dict[str, str]:
-    env = {"UPARE_MAIL_URL": smtp.url}
-    if settings.redis_url:
-        env["UPARE_REDIS_URL"] = settings.redis_url
-    return env
+    return {**backends.server_env(settings), "UPARE_MAIL_URL": smtp.url}
 
 
 @pytest.fixture

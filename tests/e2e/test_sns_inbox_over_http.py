@@ -10,6 +10,7 @@ import uuid
 import pytest
 import requests
 
+from tests import backends
 from tests.backends import backend_settings  # noqa: F401 (the settings fixture)
 from tests.credentials import open_session
 from tests.e2e.conftest import UPARE
@@ -22,10 +23,7 @@ PASSWORD = "correct horse"
 
 @pytest.fixture
 def server_env(settings) -> dict[str, str]:
-    env = {"UPARE_SECRET_KEY": KEY}
-    if settings.redis_url:
-        env["UPARE_REDIS_URL"] = settings.redis_url
-    return env
+    return {**backends.server_env(settings), "UPARE_SECRET_KEY": KEY}
 
 
 @pytest.fixture
