@@ -10,7 +10,7 @@ import pytest
 from limits import RateLimitItemPerSecond
 
 from api.app import create_app
-from commands import sessions as login_command
+from commands import credentials
 from tests.backends import backend_settings  # noqa: F401 (the settings fixture)
 from upare import sessions
 from upare.bootstrap import bootstrap
@@ -184,7 +184,7 @@ def test_past_five_failures_an_address_is_locked_for_every_account(client, users
 
 
 def test_a_lock_ends_when_its_window_passes(client, users, monkeypatch):
-    monkeypatch.setattr(login_command, "LOGIN_FAILURES", RateLimitItemPerSecond(5, 2))
+    monkeypatch.setattr(credentials, "LOGIN_FAILURES", RateLimitItemPerSecond(5, 2))
     fail_five_times(client, "alice", ["10.0.4.1"] * 5)
     assert refused(login(client, address="10.0.4.1")) == (429, 201204)
     time.sleep(2.1)
