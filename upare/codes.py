@@ -1,16 +1,15 @@
 """Verification codes (CONTRACT 5 and 11) as the cache holds them, and the sends that carry them.
 
-Keys name the event store (`<store>`: a short hash of `UPARE_DATABASE_URL`) beside the uid,
-since uids are numbered per store: deployments, or tests, that share one Redis never mix
-their users' codes.
+Deployments (or tests) sharing one Redis keep apart by the cache's prefix
+(`UPARE_REDIS_PREFIX`), since uids are numbered per store.
 
-- `code:<store>:<uid>:<medium>:<purpose>` holds `{"digest", "value", "id"}` for 10 minutes:
+- `code:<uid>:<medium>:<purpose>` holds `{"digest", "value", "id"}` for 10 minutes:
   an HMAC-SHA256 of the code keyed with the secret key, never the code itself; the email or
   phone number it was sent to; and a random id naming its tries. A new code replaces the
   earlier one of the same user, medium and purpose.
 - `code-tries:<id>` counts the tries of one code. Each try counts before it is compared, so
   however many race, at most `TRIES` are ever compared; past them the code is used up.
-- `code-timer:<store>:<uid>:<medium>` is the resend interval, set only if absent (`add`), so
+- `code-timer:<uid>:<medium>` is the resend interval, set only if absent (`add`), so
   two sends racing cannot both pass it.
 
 `start_send` is what every send does first (register's mail, `sendcode`): the interval
@@ -38,16 +37,12 @@ DIGITS = 6
 VERIFY = "verify"  # the purpose of register's code and of sendcode's: verify a medium
 
 
-def _store(settings: Settings) -> str:
-    return hashlib.sha256(settings.database_url.encode()).hexdigest()[:16]
-
-
 def _key(settings: Settings, uid: int, medium: str, purpose: str) -> str:
-    return f"code:{_store(settings)}:{uid}:{medium}:{purpose}"
+    return f"code:{uid}:{medium}:{purpose}"
 
 
 def _timer(settings: Settings, uid: int, medium: str) -> str:
-    return f"code-timer:{_store(settings)}:{uid}:{medium}"
+    return f"code-timer:{uid}:{medium}"
 
 
 def _digest(settings: Settings, key: str, code: str) -> str:
@@ -122,7 +117,7 @@ def start_send(
     if left is not None:
         raise UpareError(202007, settings.code_resend_seconds, headers={"Retry-After": str(left)})
     address = hashlib.sha256(value.strip().casefold().encode()).hexdigest()
-    sends = ("code-sends", _store(settings), medium, address)
+    sends = ("code-sends", medium, address)
     if not limits.hit(CODE_SENDS, *sends):
         release(cache, settings, uid, medium)
         wait = limits.retry_after(CODE_SENDS, *sends) or 1
