@@ -29,7 +29,7 @@ from functools import partial
 
 import requests
 from fresh import fresh_container, pick_backend
-from serving import Server, calls_in_processes, calls_in_threads, redis_env, running_server
+from serving import Server, paired_runs, redis_env, running_server
 
 from commands.users import find_account
 from domain.passwords import verify_password
@@ -46,18 +46,9 @@ def measure(server: Server, password_hash: str, args: argparse.Namespace) -> dic
         answer = requests.post(f"{server.url}/api/User/login", data=login, timeout=30)
         answer.raise_for_status()
 
-    verify = partial(verify_password, password_hash, FORM["password"])
-    calls_in_threads(log_in, args.clients, 1)  # warm-up
-    found: dict[str, list] = {"rates": [], "baselines": [], "cpu": [], "verify_cpu": []}
-    for _ in range(args.runs):
-        verifies, cpu = calls_in_processes(verify, args.workers, args.seconds)
-        found["baselines"].append(verifies / args.seconds)
-        found["verify_cpu"].append(cpu * 1000 / verifies)
-        cpu = server.cpu_seconds()
-        calls, seconds = calls_in_threads(log_in, args.clients, args.seconds)
-        found["cpu"].append((server.cpu_seconds() - cpu) * 1000 / calls)
-        found["rates"].append(calls / seconds)
-    return found
+    return paired_runs(
+        server, partial(verify_password, password_hash, FORM["password"]), log_in, args
+    )
 
 
 def main() -> None:
@@ -95,7 +86,10 @@ def main() -> None:
         f" ratio {statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f} over"
         f" {args.runs} runs) (target 0.7)"
     )
-    login_cpu, verify_cpu = statistics.median(found["cpu"]), statistics.median(found["verify_cpu"])
+    login_cpu, verify_cpu = (
+        statistics.median(found["cpu"]),
+        statistics.median(found["baseline_cpu"]),
+    )
     print(
         f"BENCH login_cpu: {login_cpu:.1f} ms of server CPU a login; baseline {verify_cpu:.1f}"
         f" ms a verify; ratio {verify_cpu / login_cpu:.2f} (target 0.7)"

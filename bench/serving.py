@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import subprocess
@@ -131,3 +132,28 @@ def calls_in_processes(
         futures = [pool.submit(_count_for, call, seconds) for _ in range(processes)]
         done = [future.result() for future in futures]
     return sum(count for count, _ in done), sum(cpu for _, cpu in done)
+
+
+def paired_runs(
+    server: Server,
+    baseline: Callable[[], object],
+    request: Callable[[int], None],
+    args: argparse.Namespace,
+) -> dict[str, list[float]]:
+    """Measure, run after run, the baseline and the server one right after the other.
+
+    Each run: `baseline` in `args.workers` processes (`baselines`: calls/s; `baseline_cpu`:
+    their CPU ms a call), then `request` from `args.clients` threads (`rates`: requests/s;
+    `cpu`: all the server's processes' CPU ms a request), for `args.seconds` each.
+    """
+    calls_in_threads(request, args.clients, 1)  # warm-up
+    found: dict[str, list[float]] = {"rates": [], "baselines": [], "cpu": [], "baseline_cpu": []}
+    for _ in range(args.runs):
+        done, cpu = calls_in_processes(baseline, args.workers, args.seconds)
+        found["baselines"].append(done / args.seconds)
+        found["baseline_cpu"].append(cpu * 1000 / done)
+        cpu = server.cpu_seconds()
+        calls, seconds = calls_in_threads(request, args.clients, args.seconds)
+        found["cpu"].append((server.cpu_seconds() - cpu) * 1000 / calls)
+        found["rates"].append(calls / seconds)
+    return found

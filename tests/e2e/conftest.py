@@ -22,6 +22,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def server_log(tmp_path, until: str, seconds: float = 10) -> str:
+    """Return the server's log once it has `until` (gunicorn logs a request after answering)."""
+    deadline = time.monotonic() + seconds
+    log = (tmp_path / "server.log").read_text()
+    while until not in log and time.monotonic() < deadline:
+        time.sleep(0.05)
+        log = (tmp_path / "server.log").read_text()
+    return log
+
+
 @pytest.fixture
 def server_env() -> dict[str, str]:
     """Return extra UPARE_* settings for the server (a test module may override this)."""

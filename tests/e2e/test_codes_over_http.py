@@ -14,6 +14,7 @@ from projections import outbox
 from queries import users
 from tests import backends
 from tests.backends import backend_settings  # noqa: F401 (the settings fixture)
+from tests.e2e.conftest import server_log
 from tests.integration.smtp import SmtpServer
 from upare import sessions
 from upare.bootstrap import build_cache, build_readdb
@@ -84,9 +85,9 @@ def test_a_new_user_verifies_the_email_with_the_code_from_the_mail(
         db.close()
     time.sleep(0.3)  # the worker beside the server had its chances to send it again
     assert len(smtp.inbox.mails) == 1
-    log = (tmp_path / "server.log").read_text()
-    assert "validateCommunicationCode" in log  # the access log was written ...
-    assert code not in log and PASSWORD not in log  # ... without the code in its query
+    log = server_log(tmp_path, until="validateCommunicationCode")  # the access log was written
+    assert "validateCommunicationCode" in log
+    assert code not in log and PASSWORD not in log  # without the code in its query
 
 
 def test_a_refusing_mail_server_answers_202201_and_sendcode_sends_again(
