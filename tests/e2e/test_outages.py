@@ -144,15 +144,23 @@ def test_a_postgres_restart_under_load_answers_100003_and_loses_no_acknowledged_
 
 
 @pytest.fixture
-def server_env(request: pytest.FixtureRequest) -> dict[str, str]:
-    return {"UPARE_REDIS_URL": request.getfixturevalue("redis_url")}
+def redis_prefix() -> str:
+    return f"test-{uuid.uuid4().hex}:"  # the Redis server is shared, and uids start at 10001
+
+
+@pytest.fixture
+def server_env(request: pytest.FixtureRequest, redis_prefix: str) -> dict[str, str]:
+    return {
+        "UPARE_REDIS_URL": request.getfixturevalue("redis_url"),
+        "UPARE_REDIS_PREFIX": redis_prefix,
+    }
 
 
 def test_with_redis_down_a_stored_write_is_answered_as_stored_and_sessions_fail_closed(
-    server, redis_url
+    server, redis_url, redis_prefix
 ):
     sid = f"sid-{uuid.uuid4().hex}"
-    open_session(RedisCache(redis_url), sid, 10001)
+    open_session(RedisCache(redis_url, redis_prefix), sid, 10001)
     cookies = {"sid": sid}
     with stopped("redis"):
         answer = requests.post(
@@ -169,7 +177,8 @@ def test_with_redis_down_a_stored_write_is_answered_as_stored_and_sessions_fail_
     assert "Retry-After" in own.headers
     assert down["failed"] == ["cache"]
     wait_visible(server, [Answer(200, 0, {}, answer.json(), "application/json")])
-    open_session(RedisCache(redis_url), sid, answer.json()["uid"])  # Redis lost it: no saving
+    # Redis lost the session: no saving
+    open_session(RedisCache(redis_url, redis_prefix), sid, answer.json()["uid"])
     mine = requests.post(f"{server}/api/User/info", cookies=cookies, timeout=30)
     assert mine.json()["user"]["username"] == "carol"
 

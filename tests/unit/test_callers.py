@@ -141,7 +141,7 @@ def test_register_stores_the_account_when_the_cache_is_unreachable(unreachable_c
 
 @pytest.mark.redis
 def test_sessions_and_tokens_resolve_from_redis(embedded, redis_url, project):
-    embedded.cache = RedisCache(redis_url)
+    embedded.cache = RedisCache(redis_url, prefix=f"test-{uuid.uuid4().hex}:")  # Redis is shared
     client = falcon.testing.TestClient(create_app(embedded))
     alice = client.simulate_post("/api/User/register", params=FORM).json["uid"]
     project()
@@ -157,7 +157,7 @@ def test_sessions_and_tokens_resolve_from_redis(embedded, redis_url, project):
 
 @pytest.mark.redis
 def test_read_your_writes_is_keyed_on_the_resolved_caller(embedded, redis_url):
-    embedded.cache = RedisCache(redis_url)
+    embedded.cache = RedisCache(redis_url, prefix=f"test-{uuid.uuid4().hex}:")  # Redis is shared
     client = falcon.testing.TestClient(create_app(embedded))
     known, stranger = uuid.uuid4().hex, uuid.uuid4().hex  # the Redis server is shared
     open_session(embedded.cache, known, None)
