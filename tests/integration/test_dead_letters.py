@@ -12,6 +12,7 @@ from projections import PROJECTIONS, catalog, dead_letters
 from projections.apply import HandlerFailed, Retry, apply_batch, retry_parked, skip_parked
 from projections.database import Transaction
 from projections.events import EventRecord
+from tests.integration import feeds
 from tests.integration.tally import POISON, Counter, TallyProjection, forgiving
 from upare.bootstrap import Container, bootstrap
 from upare.cli import app
@@ -26,9 +27,7 @@ def tally(container: Container) -> Container:
 
 
 def project(container: Container) -> None:
-    feed = StoreFeed(container.log, container.db, container.projections, Retry(2, 0.0))
-    while feed.run_once():
-        pass
+    feeds.project(container, retry=Retry(2, 0.0))
 
 
 def totals(container: Container) -> dict[str, int]:

@@ -3,12 +3,10 @@ rebuild that keeps ids."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from typer.testing import CliRunner
 
 from commands.inbox import ReadMessage, message
 from commands.users import RegisterUser
@@ -17,15 +15,8 @@ from projections.inbox import InboxProjection
 from projections.rebuild import rebuild
 from queries import inbox
 from tests.backends import backend_settings  # noqa: F401 (the settings fixture)
+from tests.integration.feeds import project
 from upare.bootstrap import bootstrap
-from upare.cli import app as cli
-from workers.store_feed import StoreFeed
-
-
-def project(container) -> None:
-    feed = StoreFeed(container.log, container.db, container.projections)
-    while feed.run_once():
-        pass
 
 
 def register(container, username: str) -> int:
@@ -104,20 +95,10 @@ def test_a_rebuild_gives_every_message_the_same_id(container):
     assert before[0]["unread"] < before[0]["total"]  # the reads were rebuilt too
 
 
-def test_upare_projections_rebuild_messages_keeps_the_ids(container):
+def test_upare_projections_rebuild_messages_keeps_the_ids(container, cli):
     alice, _ = fill(container)
     project(container)
     before = inbox.messages(container.db, alice, 1, 100)
-    env = {
-        "UPARE_DATA_DIR": str(container.settings.data_dir),
-        "UPARE_DATABASE_URL": container.settings.database_url,
-    }
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        result = CliRunner().invoke(cli, ["projections", "rebuild", "messages"], env=env)
-    finally:
-        root.handlers[:], root.level = handlers, level
 
-    assert result.exit_code == 0, result.output
+    cli("projections", "rebuild", "messages")
     assert inbox.messages(container.db, alice, 1, 100) == before

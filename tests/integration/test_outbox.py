@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 
 import pytest
-from typer.testing import CliRunner
 
 from projections import catalog, outbox
 from projections.apply import Retry, apply_batch
@@ -14,9 +12,8 @@ from projections.base import Projection, handles
 from projections.database import Transaction
 from projections.events import EventRecord
 from projections.rebuild import rebuild
+from tests.integration import feeds
 from tests.integration.tally import POISON, Counter
-from upare.cli import app
-from workers.store_feed import StoreFeed
 
 
 class Receipts(Projection):
@@ -51,9 +48,7 @@ def receipts(container, monkeypatch):
 
 
 def project(container) -> None:
-    feed = StoreFeed(container.log, container.db, [Receipts], Retry(2, 0.0))
-    while feed.run_once():
-        pass
+    feeds.project(container, [Receipts], Retry(2, 0.0))
 
 
 def counter_with(*amounts: int) -> Counter:
@@ -177,22 +172,12 @@ def test_a_projection_without_side_effects_cannot_send(container):
         Quiet().send(tx, event, "receipt", outbox.sms(to="+15550100", body="hi"))
 
 
-def test_upare_outbox_list_shows_each_message_and_how_it_fared(container):
+def test_upare_outbox_list_shows_each_message_and_how_it_fared(container, cli):
     outbox.enqueue(
         container.db, "test:list:1:mail", outbox.mail(to="bob@x.io", subject="s", body="b")
     )
-    env = {
-        "UPARE_DATA_DIR": str(container.settings.data_dir),
-        "UPARE_DATABASE_URL": container.settings.database_url,
-    }
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        result = CliRunner().invoke(app, ["outbox", "list", "--status", "pending"], env=env)
-    finally:
-        root.handlers[:], root.level = handlers, level
+    printed = cli("outbox", "list", "--status", "pending")
 
-    assert result.exit_code == 0, result.output
-    row = next(line for line in result.stdout.splitlines() if "test:list:1:mail" in line)
+    row = next(line for line in printed.splitlines() if "test:list:1:mail" in line)
     assert "bob@x.io" in row and "pending" in row and "mail" in row
-    assert "outbox (1)" in result.stdout
+    assert "outbox (1)" in printed

@@ -15,9 +15,9 @@ from domain.passwords import verify_password
 from queries import users
 from queries.freshness import wait_for
 from tests.backends import backend_settings  # noqa: F401 (the settings fixture)
+from tests.integration.feeds import project
 from upare import sessions
 from upare.bootstrap import bootstrap
-from workers.store_feed import StoreFeed
 
 
 def register(container, username: str, email: str | None = None) -> int:
@@ -25,12 +25,6 @@ def register(container, username: str, email: str | None = None) -> int:
         username=username, password="correct horse", email=email or f"{username}@example.com"
     )
     return container.bus.execute(command).fields["uid"]
-
-
-def project(container) -> None:
-    feed = StoreFeed(container.log, container.db, container.projections)
-    while feed.run_once():
-        pass
 
 
 def test_an_old_email_nickname_and_phone_are_free_for_others_right_after_a_change(container):

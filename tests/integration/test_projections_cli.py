@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 
-import pytest
 from typer.testing import CliRunner
 
 from domain.users import User
 from projections import catalog, dead_letters
 from projections.events import EventRecord
 from projections.users import UsersProjection
+from tests.integration.feeds import project
 from upare.cli import app
 from upare.status import pipeline_status
-from workers.store_feed import StoreFeed
-
-
-@pytest.fixture
-def cli(container):
-    """Return a function running `upare ARGS...` against the container's databases."""
-    env = {
-        "UPARE_DATA_DIR": str(container.settings.data_dir),
-        "UPARE_DATABASE_URL": container.settings.database_url,
-    }
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-
-    def run(*args: str):
-        result = CliRunner().invoke(app, list(args), env=env)
-        assert result.exit_code == 0, result.output
-        return result.stdout
-
-    yield run
-    root.handlers[:], root.level = handlers, level
 
 
 def save_users(store, *uids: int) -> None:
@@ -43,12 +22,6 @@ def save_users(store, *uids: int) -> None:
             for uid in uids
         ]
     )
-
-
-def project(container) -> None:
-    feed = StoreFeed(container.log, container.db, container.projections)
-    while feed.run_once():
-        pass
 
 
 def park_one(container) -> None:

@@ -15,6 +15,7 @@ from projections.database import Transaction
 from projections.events import EventRecord
 from projections.rebuild import RebuildError, rebuild
 from projections.users import UsersProjection
+from tests.integration.feeds import project
 from workers.store_feed import StoreFeed
 
 
@@ -26,12 +27,6 @@ def save_users(store, first: int, count: int, per_save: int = 500) -> None:
             user = User(uid=uid, username=f"u{uid}", email=f"u{uid}@x.io", password_hash="h")
             aggregates += [user, Index(kind="username", value=f"u{uid}", owner=user.id)]
         store.save(*aggregates)
-
-
-def project(container, classes=None) -> None:
-    feed = StoreFeed(container.log, container.db, classes or container.projections)
-    while feed.run_once():
-        pass
 
 
 def from_scratch(container, cls: type[Projection], table: str) -> list[tuple]:

@@ -12,8 +12,8 @@ from commands.users import RegisterUser, claimed, free_email, free_username
 from domain.errors import UpareError
 from projections.watermark import watermark
 from queries import users
+from tests.integration.feeds import project
 from upare.bootstrap import bootstrap
-from workers.store_feed import StoreFeed
 
 
 def register(container, username: str, email: str | None = None):
@@ -21,12 +21,6 @@ def register(container, username: str, email: str | None = None):
         username=username, password="correct horse", email=email or f"{username}@example.com"
     )
     return container.bus.execute(command)
-
-
-def project(container) -> None:
-    feed = StoreFeed(container.log, container.db, container.projections)
-    while feed.run_once():
-        pass
 
 
 def test_a_registered_user_is_answered_from_the_read_model(container):
