@@ -28,6 +28,7 @@ import falcon
 
 from api.middleware import responds
 from domain.errors import UpareError
+from domain.keys import digest
 from upare import sessions
 from upare.cache import Cache
 
@@ -122,7 +123,7 @@ def resolve(cache: Cache, kind: str, secret: str) -> Caller:
         state = sessions.read_session(cache, secret)
         if state is None:
             return ANONYMOUS
-        return Caller(uid=state.get("uid"), kind="session", key=sessions.identity(secret))
+        return Caller(uid=state.get("uid"), kind="session", key=digest(secret))
     state = sessions.read_token(cache, secret)
     if state is None:
         raise UpareError(201201)
@@ -133,7 +134,7 @@ def resolve(cache: Cache, kind: str, secret: str) -> Caller:
         kind="token",
         client_id=state["client_id"],
         scopes=frozenset(state["scopes"]),
-        key=sessions.identity(secret),
+        key=digest(secret),
     )
 
 

@@ -13,6 +13,7 @@ from api.envelope import respond
 from api.params import Param
 from api.resource import Resource
 from domain.errors import UpareError
+from domain.keys import digest
 from upare import captchas, sessions
 from upare.bootstrap import Container
 from upare.cache import Cache
@@ -58,7 +59,7 @@ class Captcha(Resource):
         if session is None:
             sid = sessions.open_session(self.cache, None)
             give_session(resp, sid, sessions.DAY, self.secure)
-            session = sessions.identity(sid)
+            session = digest(sid)
         answer = captchas.new_answer()
         captchas.remember(self.cache, session, params["id"], answer)
         resp.content_type = MEDIA_TYPES[params["type"]]

@@ -20,7 +20,7 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
-from commands import avatars, codes, inbox, sessions, sns
+from commands import avatars, clients, codes, inbox, sessions, sns
 from commands.application import Done
 from commands.profiles import (
     ModifyBasicInfo,
@@ -41,6 +41,7 @@ HANDLERS: dict[type, Callable[..., Done]] = {
     sns.UnbindSns: sns.unbind_sns,
     inbox.ReadMessage: inbox.read_message,
     avatars.UploadAvatar: avatars.upload_avatar,
+    clients.CreateClient: clients.create_client,
     codes.SendCode: codes.send_code,
     codes.VerifyMedium: codes.verify_medium,
     sessions.LogIn: sessions.log_in,

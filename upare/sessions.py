@@ -5,7 +5,11 @@
 - `sessions:<uid>` is the set of a user's session identities, so that a password change can
   end the user's other sessions.
 - `token:<sha256 hex of the access token>` holds `{"uid": N, "client_id": "...",
-  "scopes": [...], "expires_at": <unix seconds>}`, and `"revoked": true` once revoked.
+  "scopes": [...], "expires_at": <unix seconds>, "authorization": "<family id hex>"}`, and
+  `"revoked": true` once deleted or revoked (kept until it would have expired, so that it
+  answers 201203 rather than 201201).
+- `tokens:<uid>` is the set of a user's live access tokens, as `<client_id> <sha256 hex>`, so
+  that revoking a grant or changing the password ends them at once on every API process.
 
 Only hashes are keys (CONTRACT 11). Login and OAuth write these keys; the API's callers
 middleware (api/callers.py) reads them here. A cache that cannot answer raises one of
@@ -14,14 +18,14 @@ middleware (api/callers.py) reads them here. A cache that cannot answer raises o
 
 from __future__ import annotations
 
-import hashlib
 import json
-import secrets
 import sqlite3
+import time
 from typing import Any
 
 import redis
 
+from domain.keys import digest, new_secret
 from upare.cache import Cache
 
 CACHE_FAILURES = (redis.RedisError, sqlite3.Error)
@@ -29,26 +33,20 @@ DAY = 24 * 3600
 REMEMBERED = 30 * DAY  # a session of `login` with `remember`; else a DAY
 
 
-def identity(secret: str) -> str:
-    """Return the SHA-256 hex of a secret: the caller's stable identity, never the secret."""
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def session_key(secret: str) -> str:
-    return "session:" + identity(secret)
+    return "session:" + digest(secret)
 
 
 def token_key(secret: str) -> str:
-    return "token:" + identity(secret)
+    return "token:" + digest(secret)
 
 
 def user_sessions_key(uid: int) -> str:
     return f"sessions:{uid}"
 
 
-def new_secret() -> str:
-    """Return a fresh random secret (256 bits) for a session id, a token or a ticket."""
-    return secrets.token_urlsafe(32)
+def user_tokens_key(uid: int) -> str:
+    return f"tokens:{uid}"
 
 
 def _read(cache: Cache, key: str) -> dict[str, Any] | None:
@@ -71,7 +69,7 @@ def open_session(cache: Cache, uid: int | None, ttl_seconds: int = DAY) -> str:
     sid = new_secret()
     cache.set(session_key(sid), json.dumps({"uid": uid}).encode(), ttl_seconds)
     if uid is not None:
-        cache.join(user_sessions_key(uid), identity(sid), ttl_seconds)
+        cache.join(user_sessions_key(uid), digest(sid), ttl_seconds)
     return sid
 
 
@@ -80,7 +78,7 @@ def end_session(cache: Cache, sid: str) -> None:
     state = read_session(cache, sid)
     cache.delete(session_key(sid))
     if state is not None and state.get("uid") is not None:
-        cache.leave(user_sessions_key(state["uid"]), identity(sid))
+        cache.leave(user_sessions_key(state["uid"]), digest(sid))
 
 
 def end_other_sessions(cache: Cache, uid: int, keep: str | None) -> None:
@@ -89,3 +87,47 @@ def end_other_sessions(cache: Cache, uid: int, keep: str | None) -> None:
     for member in cache.members(key) - {keep}:
         cache.delete("session:" + member)
         cache.leave(key, member)
+
+
+def cache_token(
+    cache: Cache,
+    access_digest: str,
+    *,
+    uid: int,
+    client_id: str,
+    scopes: list[str],
+    expires_at: float,
+    authorization: str,
+) -> None:
+    """Make an issued access token (known by its digest) valid until `expires_at`."""
+    state = {
+        "uid": uid,
+        "client_id": client_id,
+        "scopes": scopes,
+        "expires_at": expires_at,
+        "authorization": authorization,
+    }
+    ttl = max(expires_at - time.time(), 1.0)
+    cache.set("token:" + access_digest, json.dumps(state).encode(), ttl)
+    cache.join(user_tokens_key(uid), f"{client_id} {access_digest}", ttl)
+
+
+def revoke_token(cache: Cache, access_digest: str) -> None:
+    """End one access token now: it answers 201203 until it would have expired."""
+    key = "token:" + access_digest
+    value = cache.get(key)
+    if value is None:
+        return
+    state = json.loads(value)
+    ttl = state["expires_at"] - time.time()
+    if ttl > 0:
+        cache.set(key, json.dumps({**state, "revoked": True}).encode(), ttl)
+    cache.leave(user_tokens_key(state["uid"]), f"{state['client_id']} {access_digest}")
+
+
+def revoke_user_tokens(cache: Cache, uid: int, client_id: str | None = None) -> None:
+    """End every live access token of this user (only those of `client_id`, when given)."""
+    for member in cache.members(user_tokens_key(uid)):
+        owner, _, access_digest = member.partition(" ")
+        if client_id is None or owner == client_id:
+            revoke_token(cache, access_digest)

@@ -12,9 +12,10 @@ import pytest
 import requests
 from PIL import Image
 
+from domain.keys import digest
 from tests import backends
 from tests.backends import backend_settings  # noqa: F401 (the settings fixture)
-from upare import captchas, sessions
+from upare import captchas
 from upare.bootstrap import build_cache
 from upare.cache import Cache
 from upare.settings import Settings
@@ -36,9 +37,9 @@ def cache(settings: Settings) -> Cache:
 def read_captcha(server: str, cache: Cache, browser: requests.Session, scenario: str) -> None:
     """Ask for a captcha and 'read' it: its answer becomes ANSWER."""
     browser.get(f"{server}/api/Image/captcha", params={"id": scenario}, timeout=10)
-    key = f"captcha:{sessions.identity(browser.cookies['sid'])}:{scenario}"
+    key = f"captcha:{digest(browser.cookies['sid'])}:{scenario}"
     assert 290 <= (cache.ttl(key) or 0) <= 300  # the drawn answer, bound to this session
-    captchas.remember(cache, sessions.identity(browser.cookies["sid"]), scenario, ANSWER)
+    captchas.remember(cache, digest(browser.cookies["sid"]), scenario, ANSWER)
 
 
 def verify(server: str, browser: requests.Session, **params: str) -> int:

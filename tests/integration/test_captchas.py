@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from api.app import create_app
+from domain.keys import digest
 from tests.backends import backend_settings  # noqa: F401 (the settings fixture)
 from upare import captchas, sessions
 from upare.bootstrap import bootstrap
@@ -194,7 +195,7 @@ def test_the_answer_is_never_in_a_response_a_header_a_log_or_the_cache(
     first = captcha(client)
     sid = first.cookies["sid"].value
     answers = [first, captcha(client, sid, type="jpg"), captcha(client, sid, type="bmp")]
-    stored = container.cache.get(f"captcha:{sessions.identity(sid)}:default")
+    stored = container.cache.get(f"captcha:{digest(sid)}:default")
     verify(client, sid, "WRONG")
 
     for answer, secret in zip(answers, drawn, strict=True):

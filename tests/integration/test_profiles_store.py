@@ -11,6 +11,7 @@ import pytest
 from commands.profiles import ModifyBasicInfo, ModifyDetailInfo
 from commands.users import RegisterUser, find_account
 from domain.errors import UpareError
+from domain.keys import digest
 from domain.passwords import verify_password
 from queries import users
 from queries.freshness import wait_for
@@ -95,7 +96,7 @@ def test_a_password_change_ends_the_users_other_sessions_keeps_the_callers_and_l
     container.bus.execute(
         ModifyBasicInfo(
             uid=alice,
-            keep_session=sessions.identity(mine),
+            keep_session=digest(mine),
             newpassword="battery staple",
             confirm="battery staple",
         )

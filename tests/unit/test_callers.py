@@ -12,9 +12,9 @@ from api.app import create_app
 from api.callers import USER
 from api.envelope import respond
 from api.resource import Resource
+from domain.keys import digest
 from tests.credentials import issue_token, open_session
 from upare.cache import RedisCache
-from upare.sessions import identity
 
 FORM = {"username": "alice", "password": "correct horse", "email": "alice@x.io"}
 DEAD_CACHE = "redis://127.0.0.1:1/0"  # nothing listens there
@@ -151,7 +151,7 @@ def test_sessions_and_tokens_resolve_from_redis(embedded, redis_url, project):
 
     assert info(client, cookies={"sid": sid}).json["user"]["uid"] == alice
     assert info(client, headers={"Authorization": f"Bearer {token}"}).json["user"]["uid"] == alice
-    embedded.cache.delete(f"token:{identity(token)}")
+    embedded.cache.delete(f"token:{digest(token)}")
     assert info(client, params={"access_token": token}).json["error_code"] == 201201
 
 
@@ -169,6 +169,6 @@ def test_read_your_writes_is_keyed_on_the_resolved_caller(embedded, redis_url):
         cookies={"sid": stranger},
     )
 
-    assert embedded.cache.get("ryw:" + identity(known)) == str(mine.json["position"]).encode()
+    assert embedded.cache.get("ryw:" + digest(known)) == str(mine.json["position"]).encode()
     assert theirs.json["error_code"] == 0
-    assert embedded.cache.get("ryw:" + identity(stranger)) is None
+    assert embedded.cache.get("ryw:" + digest(stranger)) is None

@@ -16,6 +16,7 @@ from commands.profiles import ModifyBasicInfo, ModifyDetailInfo
 from commands.users import RegisterUser, claimed, load_user
 from domain.details import check_details, id_card_problem, id_check_character
 from domain.errors import UpareError
+from domain.keys import digest
 from domain.passwords import verify_password
 from domain.users import User, check_nickname, check_phone
 from tests.unit import wiring
@@ -330,7 +331,7 @@ def test_a_password_change_ends_the_other_sessions_and_keeps_the_callers(bus, ca
     bystander = sessions.open_session(cache, register(bus, "bob"))
     change = ModifyBasicInfo(
         uid=uid,
-        keep_session=sessions.identity(mine),
+        keep_session=digest(mine),
         newpassword="battery staple",
         confirm="battery staple",
     )

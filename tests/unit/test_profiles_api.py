@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.details import FIELDS as DETAIL_FIELDS
+from domain.keys import digest
 from queries import users
 from tests.credentials import issue_token
 from upare import captchas, sessions
@@ -42,7 +43,7 @@ def sid(embedded, alice) -> str:
 
 def with_captcha(embedded, sid: str, answer: str = "K7M2P") -> str:
     """Draw a captcha for this session, as /api/Image/captcha would, and return its answer."""
-    captchas.remember(embedded.cache, sessions.identity(sid), "default", answer)
+    captchas.remember(embedded.cache, digest(sid), "default", answer)
     return answer.lower()  # answers are case-insensitive
 
 

@@ -1,0 +1,73 @@
+"""Commands on OAuth clients (apps), registered by operators (`upare clients ...`), and the
+lookups the OAuth endpoints share: the client of an id, and the client a secret proves."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from eventsourcing.application import AggregateNotFoundError
+
+from commands.application import Done, WriteApplication
+from domain.errors import invalid
+from domain.keys import digest, new_secret
+from domain.oauth import SCOPES, Client, client_aggregate_id
+
+CLIENT_ID_DIGITS = 15
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateClient:
+    name: str
+    redirect_uris: tuple[str, ...]
+    scopes: tuple[str, ...] = ("user_info",)
+    trusted: bool = False
+    password_grant: bool = False
+    public: bool = False
+    client_id: str = field(  # numeric, random: a retried create draws another
+        default_factory=lambda: str(secrets.randbelow(9 * 10**14) + 10**14)
+    )
+
+
+def check_redirect_uri(uri: str) -> str:
+    """Return a redirect URI fit to register: absolute, no fragment (RFC 6749 3.1.2)."""
+    parts = urlsplit(uri)
+    if not parts.scheme or not parts.netloc or parts.fragment or "#" in uri:
+        raise invalid(redirect_uri=f"{uri!r} must be an absolute URI without a fragment")
+    return uri
+
+
+def create_client(command: CreateClient, *, app: WriteApplication) -> Done:
+    """Register an app; answer its `client_id` and `client_secret` (none for a public one),
+    the only time the secret is shown."""
+    if not command.name.strip():
+        raise invalid(name="must not be empty")
+    if not command.redirect_uris:
+        raise invalid(redirect_uri="at least one is needed")
+    unknown = [scope for scope in command.scopes if scope not in SCOPES]
+    if unknown or not command.scopes:
+        raise invalid(scope=f"must be some of {', '.join(SCOPES)}")
+    secret = None if command.public else new_secret()
+    client = Client(
+        client_id=command.client_id,
+        name=command.name.strip(),
+        redirect_uris=[check_redirect_uri(uri) for uri in command.redirect_uris],
+        scopes=sorted(set(command.scopes)),
+        trusted=command.trusted,
+        password_grant=command.password_grant,
+        public=command.public,
+        secret_digest=None if secret is None else digest(secret),
+    )
+    return app.record(client, client_id=client.client_id, client_secret=secret)
+
+
+def load_client(app: WriteApplication, client_id: str) -> Client | None:
+    """Return the live (not deleted) client with this id, or None."""
+    if not client_id.isdigit() or len(client_id) != CLIENT_ID_DIGITS:
+        return None
+    try:
+        client: Client = app.repository.get(client_aggregate_id(client_id))
+    except AggregateNotFoundError:
+        return None
+    return None if client.deleted else client
