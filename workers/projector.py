@@ -8,12 +8,19 @@ offsets are committed only after those transactions, so a crash repeats, never s
 The other projections, and the partitions that brought nothing, get their next offsets
 recorded too (only when they moved), so `queries.freshness.watermark` can tell a caught-up
 partition from one with a backlog.
+
+A consumer can stall for good after the broker went away in the middle of a group join
+(kafka-python polls on, assigned nothing, fetching nothing). `Stall` watches for that from
+the read-model database alone: when the relay recorded events past what the projections
+recorded, on this consumer's partitions (all of them while it has none), and none of the
+recorded offsets moved for STALL_SECONDS, the consumer is closed and a new one joins.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -31,6 +38,7 @@ from workers import kafka
 log = logging.getLogger(__name__)
 POLL_MS = 500  # the longest wait for records; `stop` is looked at in between
 MAX_RECORDS = 1000
+STALL_SECONDS = 30.0  # a backlog that nothing moved for this long: the consumer is replaced
 
 
 @dataclass(frozen=True)
@@ -71,28 +79,41 @@ class Projector:
             with outage.step():
                 lifecycle.prepare(self.log, self.db, self.projection_classes, self.retry, stop)
                 prepared = True
-        consumer = kafka.until_reachable(self._connect, stop, "projector")
-        if consumer is None:
-            return
-        log.info("projecting from %s as group %s", self.config.topic, self.config.group)
-        try:
-            while not stop.is_set():
+        while not stop.is_set():
+            consumer = kafka.until_reachable(self._connect, stop, "projector")
+            if consumer is None:
+                return
+            log.info("projecting from %s as group %s", self.config.topic, self.config.group)
+            try:
+                self._consume(consumer, outage, stop)
+            finally:
+                consumer.close(autocommit=False)
+
+    def _consume(self, consumer: Any, outage: RideOut, stop: threading.Event) -> None:
+        """Poll and project until `stop` is set, or until the consumer stalls (then return)."""
+        stall = Stall(self.db, [cls.name for cls in self.projection_classes], STALL_SECONDS)
+        while not stop.is_set():
+            try:
+                batch = consumer.poll(timeout_ms=POLL_MS)
+            except KafkaError as ex:  # the broker went away: the client reconnects
+                log.warning("polling Kafka failed, polling again: %r", ex)
+                stop.wait(kafka.RETRY_SECONDS)
+                continue
+            with outage.step():
                 try:
-                    batch = consumer.poll(timeout_ms=POLL_MS)
-                except KafkaError as ex:  # the broker went away: the client reconnects
-                    log.warning("polling Kafka failed, polling again: %r", ex)
-                    stop.wait(kafka.RETRY_SECONDS)
-                    continue
-                with outage.step():
-                    try:
-                        self.handle(consumer, batch, stop)
-                    except BaseException:
-                        rewind(consumer, batch)  # the batch comes again next time
-                        if stop.is_set():
-                            return
-                        raise
-        finally:
-            consumer.close(autocommit=False)
+                    self.handle(consumer, batch, stop)
+                except BaseException:
+                    rewind(consumer, batch)  # the batch comes again next time
+                    if stop.is_set():
+                        return
+                    raise
+                if stall.stalled({tp.partition for tp in consumer.assignment()}):
+                    log.warning(
+                        "the projections' backlog has not moved for %.0f s: replacing the"
+                        " Kafka consumer",
+                        STALL_SECONDS,
+                    )
+                    return
 
     def _connect(self) -> Any:
         kafka.ensure_topic(self.config)
@@ -191,6 +212,46 @@ class Projector:
     def _remember(self, projection: Projection, progress: dict[int, Progress]) -> None:
         for feed, step in progress.items():
             self._recorded[(projection.name, projection.generation, feed)] = step.next_offset
+
+
+class Stall:
+    """Tell a consumer that stalled: a backlog on its partitions that nothing moved for long."""
+
+    def __init__(self, db: ReadDB, names: list[str], seconds: float) -> None:
+        self.db = db
+        self.names = names
+        self.seconds = seconds
+        self.seen: dict[int, int] | None = None
+        self.since = time.monotonic()
+        self.looked = 0.0
+
+    def stalled(self, assigned: set[int]) -> bool:
+        """Look (every few seconds) whether the backlog moved; True once it has not for long."""
+        now = time.monotonic()
+        if now - self.looked < min(5.0, self.seconds / 3):
+            return False
+        self.looked = now
+        ends, recorded = self._offsets()
+        behind = {feed for feed, end in ends.items() if recorded.get(feed, 0) < end}
+        if recorded != self.seen or not behind & (assigned or set(ends)):
+            self.seen, self.since = recorded, now
+            return False
+        return now - self.since >= self.seconds
+
+    def _offsets(self) -> tuple[dict[int, int], dict[int, int]]:
+        """Return the relay's end offsets and the smallest recorded next offsets, by feed."""
+        ends = {
+            int(feed): int(end)
+            for feed, end in self.db.fetchall("SELECT feed, end_offset FROM relay_position")
+        }
+        marks = ", ".join("?" for _ in self.names)
+        rows = self.db.fetchall(
+            "SELECT o.feed, MIN(o.next_offset) FROM projection_offsets o"
+            " JOIN projection_state s ON s.name = o.projection AND s.generation = o.generation"
+            f" WHERE s.name IN ({marks}) GROUP BY o.feed",
+            tuple(self.names),
+        )
+        return ends, {int(feed): int(offset) for feed, offset in rows}
 
 
 def rewind(consumer: Any, batch: dict[Any, list[Any]]) -> None:

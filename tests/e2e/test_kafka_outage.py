@@ -51,7 +51,13 @@ def test_with_kafka_down_commands_succeed_and_are_projected_once_it_is_back(
             assert stream.answers and all(answer.code == 0 for answer in stream.answers), [
                 a for a in stream.answers if a.code != 0
             ][:3]
-            wait_visible(server, stream.acknowledged(), timeout=90)
+            try:
+                wait_visible(server, stream.acknowledged(), timeout=90)
+            except AssertionError as ex:  # say what the worker was doing
+                tail = (tmp_path / "worker.log").read_text(errors="replace")[-6000:]
+                raise AssertionError(
+                    f"{ex}\nworker exit code {worker.poll()}; log:\n{tail}"
+                ) from ex
             assert requests.get(f"{server}/readyz", timeout=10).status_code == 200
         finally:
             worker.terminate()
