@@ -26,7 +26,7 @@ from workers.store_waker import StoreWaker
 
 log = logging.getLogger(__name__)
 PAGE = 1000
-FLUSH_SECONDS = 60.0  # a page not acknowledged by then is sent again by a new producer
+FLUSH_SECONDS = 20.0  # a page not acknowledged by then is sent again by a new producer
 
 
 class Relay:
