@@ -1,4 +1,5 @@
-"""Rate limits (failed logins, code sends) with the `limits` library's fixed windows.
+"""Rate limits (failed logins, code sends, OAuth token use) with the `limits` library's fixed
+windows.
 
 On Redis they use `limits`' own Redis storage, under the cache's prefix; on the embedded
 default, `CacheStorage` keeps `limits`' counters in the SQLite cache (its `incr` is atomic
@@ -11,7 +12,7 @@ import math
 import sqlite3
 import time
 
-from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute
+from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute, parse
 from limits.storage import RedisStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
 
@@ -79,3 +80,28 @@ class RateLimits:
 
     def clear(self, item: RateLimitItem, *identifiers: str) -> None:
         self.limiter.clear(item, *identifiers)
+
+    def wait(self, *hits: tuple[RateLimitItem, tuple[str, ...]]) -> int | None:
+        """Count one event against each (limit, identifiers); return the seconds until every
+        limit it went over allows again, or None when it went over none."""
+        over = [(item, ids) for item, ids in hits if not self.hit(item, *ids)]
+        waits = [self.retry_after(item, *ids) or 1 for item, ids in over]
+        return max(waits) if waits else None
+
+
+class TokenRates:
+    """The request rates of OAuth token callers: per client and per access token
+    (UPARE_OAUTH_CLIENT_RATE, UPARE_OAUTH_TOKEN_RATE, in `limits`' notation)."""
+
+    def __init__(self, limits: RateLimits, client_rate: str, token_rate: str) -> None:
+        self.limits = limits
+        self.per_client = parse(client_rate)
+        self.per_token = parse(token_rate)
+
+    def wait(self, client_id: str, token_key: str) -> int | None:
+        """Count one request of this token of this client; return the seconds to wait when
+        it went over a limit, else None."""
+        return self.limits.wait(
+            (self.per_client, ("oauth-client", client_id)),
+            (self.per_token, ("oauth-token", token_key)),
+        )
