@@ -65,6 +65,7 @@ class RateLimits:
         storage: Storage = CacheStorage(cache)
         if isinstance(cache, RedisCache):
             storage = RedisStorage(cache.url, key_prefix=cache.prefix + "LIMITS")
+            self.redis = cache.client
         self.limiter = FixedWindowRateLimiter(storage)
 
     def hit(self, item: RateLimitItem, *identifiers: str) -> bool:
@@ -84,9 +85,24 @@ class RateLimits:
     def wait(self, *hits: tuple[RateLimitItem, tuple[str, ...]]) -> int | None:
         """Count one event against each (limit, identifiers); return the seconds until every
         limit it went over allows again, or None when it went over none."""
-        over = [(item, ids) for item, ids in hits if not self.hit(item, *ids)]
+        counts = self._count(hits)
+        over = [hit for hit, count in zip(hits, counts, strict=True) if count > hit[0].amount]
         waits = [self.retry_after(item, *ids) or 1 for item, ids in over]
         return max(waits) if waits else None
+
+    def _count(self, hits: tuple[tuple[RateLimitItem, tuple[str, ...]], ...]) -> list[int]:
+        """Count one event against each limit as `FixedWindowRateLimiter.hit` does (the same
+        keys; the window starts at the first count), on Redis in one round trip for them all:
+        a pipeline of INCR and EXPIRE NX, where `limits` would run a script per limit."""
+        storage = self.limiter.storage
+        if not isinstance(storage, RedisStorage):
+            return [storage.incr(item.key_for(*ids), item.get_expiry()) for item, ids in hits]
+        pipe = self.redis.pipeline(transaction=False)
+        for item, ids in hits:
+            key = storage.prefixed_key(item.key_for(*ids))
+            pipe.incr(key)
+            pipe.expire(key, item.get_expiry(), nx=True)
+        return [int(count) for count in pipe.execute()[::2]]
 
 
 class TokenRates:
