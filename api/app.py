@@ -11,6 +11,7 @@ from api import (
     avatars,
     captchas,
     codes,
+    discovery,
     errors,
     health,
     images,
@@ -58,7 +59,7 @@ def create_app(container: Container) -> falcon.App:
         RequestContext(),
         BodyLimit(container.settings.max_body_bytes),
         Parameters(),
-        Callers(container.cache),
+        Callers(container.cache, container.token_rates),
         ReadYourWrites(container),
     ]
     app = falcon.App(middleware=middleware)
@@ -73,5 +74,9 @@ def create_app(container: Container) -> falcon.App:
     app.add_route("/healthz", health.Healthz())
     app.add_route("/readyz", health.Readyz(container))
     app.add_route("/metrics", metrics.Metrics(container))
-    app.add_route("/openapi.json", OpenApi(RESOURCES, {**health.OPENAPI, **metrics.OPENAPI}))
+    app.add_route(discovery.PATH, discovery.Metadata(container))
+    app.add_route(
+        "/openapi.json",
+        OpenApi(RESOURCES, {**health.OPENAPI, **metrics.OPENAPI, **discovery.OPENAPI}),
+    )
     return app

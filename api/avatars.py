@@ -41,7 +41,7 @@ class SetAvatar(Resource):
         ),
         RESPONSE_TYPE,
     )
-    caller = USER
+    caller = USER.scope("user_info")
     codes = (202301, 202001)
     answers = {"avatar": URLS, "position": POSITION}
 

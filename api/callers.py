@@ -8,6 +8,9 @@ A resource declares the caller it needs, as it declares its parameters:
 - `USER`: a user is needed (202101); `USER.scope("calendar")` also needs that token scope
   (201206; scope `all` grants every one). Sessions have every scope.
 
+A token that a strict need accepts counts against its client's and its own request rates
+(upare/rate_limits.py `TokenRates`): past either, 201204 (HTTP 429) with `Retry-After`.
+
 Credentials: `Authorization: Bearer <token>`, else the `access_token` parameter, else the `sid`
 cookie. A strict check answers 201201 for an unknown token, 201203 for an expired or revoked
 one, and fails closed when the cache cannot answer: 100003 for a session, 201207 for a token
@@ -31,6 +34,7 @@ from domain.errors import UpareError
 from domain.keys import digest
 from upare import sessions
 from upare.cache import Cache
+from upare.rate_limits import TokenRates
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +85,7 @@ class Need:
             raise UpareError(201206)
 
     def codes(self) -> tuple[int, ...]:
-        strict = (201201, 201203, 100003, 201207) if self.strict else ()
+        strict = (201201, 201203, 201204, 100003, 201207) if self.strict else ()
         return strict + ((202101,) if self.user else ()) + ((201206,) if self.scope_name else ())
 
 
@@ -141,8 +145,9 @@ def resolve(cache: Cache, kind: str, secret: str) -> Caller:
 class Callers:
     """Resolve the caller each resource needs, before its responder; refuse the wrong one."""
 
-    def __init__(self, cache: Cache) -> None:
+    def __init__(self, cache: Cache, rates: TokenRates) -> None:
         self.cache = cache
+        self.rates = rates
 
     def caller(self, req: falcon.Request, need: Need) -> Caller:
         found = credentials(req)
@@ -150,7 +155,10 @@ class Callers:
             return ANONYMOUS
         kind, secret = found
         try:
-            return resolve(self.cache, kind, secret)
+            caller = resolve(self.cache, kind, secret)
+            if need.strict and caller.kind == "token":
+                self.count(caller)
+            return caller
         except UpareError:
             if need.strict:
                 raise
@@ -161,6 +169,13 @@ class Callers:
                 raise UpareError(100003 if kind == "session" else 201207) from ex
             log.warning("the cache failed while resolving a %s; anonymous: %r", kind, ex)
             return ANONYMOUS
+
+    def count(self, caller: Caller) -> None:
+        """Count a token's request; 201204 with Retry-After past its client's or its own rate."""
+        assert caller.client_id is not None and caller.key is not None
+        seconds = self.rates.wait(caller.client_id, caller.key)
+        if seconds is not None:
+            raise UpareError(201204, headers={"Retry-After": str(seconds)})
 
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]

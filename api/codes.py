@@ -32,7 +32,7 @@ class SendCode(Resource):
     path = "/api/user/sendcode"
     summary = "Send a new verification code to the user's email (a mail) or phone (an SMS)"
     params = (MEDIUM,)
-    caller = USER
+    caller = USER.scope("user_info")  # the user's own email and phone
     codes = (202007, 201204)
 
     def __init__(self, container: Container) -> None:
@@ -48,7 +48,7 @@ class ValidateCommunicationCode(Resource):
     path = "/api/user/validatecommunicationcode"
     summary = "Verify the user's email or phone with the code sent to it"
     params = (CODE, MEDIUM)
-    caller = USER
+    caller = USER.scope("user_info")  # the user's own email and phone
     codes = (202006,)
     answers = {"position": POSITION}
 

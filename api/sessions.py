@@ -53,7 +53,7 @@ class Login(Resource):
 class Logout(Resource):
     path = "/api/user/logout"
     summary = "End the caller's session and expire its `sid` cookie"
-    caller = USER
+    caller = USER.scope("user_info")
     headers = {"Set-Cookie": "`sid`, expired"}
 
     def __init__(self, container: Container) -> None:

@@ -99,7 +99,8 @@ class Info(Resource):
     summary = "Answer a user's public profile (`user`), or without a uid the caller's own"
     reads = ("users",)
     params = (Param("uid", "integer", description="without it, the logged-in user's own"),)
-    caller = OPTIONAL  # with a uid anyone may ask; without one, a user asks for their own
+    # with a uid anyone may ask; without one, a user asks for their own; tokens need user_info
+    caller = OPTIONAL.scope("user_info")
     codes = (202001, 202101)
     answers = {"user": {**PROFILE, "properties": {**PROFILE["properties"], **OWN_FIELDS}}}
     get_too = True

@@ -1,5 +1,11 @@
 """Commands on OAuth clients (apps), registered by operators (`upare clients ...`), and the
-lookups the OAuth endpoints share: the client of an id, and the client a secret proves."""
+lookups the OAuth endpoints share: the client of an id, and the client a secret proves.
+
+Rotating a secret or deleting a client works at once: the token endpoint loads the client
+from the store for every request (`load_client`), so the old secret, and any code or refresh
+token of a deleted client, fail from the next request; deleting also ends the client's live
+access tokens in the cache (`upare.sessions.revoke_client_tokens`).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,11 @@ from urllib.parse import urlsplit
 from eventsourcing.application import AggregateNotFoundError
 
 from commands.application import Done, WriteApplication
-from domain.errors import invalid
+from domain.errors import UpareError, invalid
 from domain.keys import digest, new_secret
 from domain.oauth import SCOPES, Client, client_aggregate_id
+from upare.cache import Cache
+from upare.sessions import revoke_client_tokens
 
 CLIENT_ID_DIGITS = 15
 
@@ -71,3 +79,44 @@ def load_client(app: WriteApplication, client_id: str) -> Client | None:
     except AggregateNotFoundError:
         return None
     return None if client.deleted else client
+
+
+@dataclass(frozen=True, kw_only=True)
+class RotateClientSecret:
+    client_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteClient:
+    client_id: str
+
+
+def live_client(app: WriteApplication, client_id: str) -> Client:
+    """Return the live client with this id; 201213 when there is none."""
+    client = load_client(app, client_id)
+    if client is None:
+        raise UpareError(201213)
+    return client
+
+
+def rotate_client_secret(command: RotateClientSecret, *, app: WriteApplication) -> Done:
+    """Give a confidential client a new secret (answered once); the old one fails at once."""
+    client = live_client(app, command.client_id)
+    if client.public:
+        raise invalid(client_id="a public client has no secret")
+    secret = new_secret()
+    client.rotate_secret(digest(secret))
+    return app.record(client, client_id=client.client_id, client_secret=secret)
+
+
+def delete_client(command: DeleteClient, *, app: WriteApplication, cache: Cache) -> Done:
+    """Delete a client and end its live access tokens in the cache.
+
+    The deletion is stored first: from then on no new token is issued to the client, so the
+    ones the cache is cleared of cannot come back.
+    """
+    client = live_client(app, command.client_id)
+    client.delete()
+    done = app.record(client, client_id=client.client_id)
+    revoke_client_tokens(cache, client.client_id)
+    return done

@@ -42,6 +42,8 @@ HANDLERS: dict[type, Callable[..., Done]] = {
     inbox.ReadMessage: inbox.read_message,
     avatars.UploadAvatar: avatars.upload_avatar,
     clients.CreateClient: clients.create_client,
+    clients.RotateClientSecret: clients.rotate_client_secret,
+    clients.DeleteClient: clients.delete_client,
     codes.SendCode: codes.send_code,
     codes.VerifyMedium: codes.verify_medium,
     sessions.LogIn: sessions.log_in,

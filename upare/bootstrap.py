@@ -16,7 +16,7 @@ from projections.base import Projection
 from projections.database import ReadDB
 from projections.events import EventLog
 from upare.cache import Cache, RedisCache, SqliteCache
-from upare.rate_limits import RateLimits
+from upare.rate_limits import RateLimits, TokenRates
 from upare.settings import Settings, postgres_env
 from workers.mailer import Mailer
 
@@ -52,6 +52,12 @@ class Container:
     def limits(self) -> RateLimits:
         """The rate limits (failed logins, code sends), counted in the cache."""
         return RateLimits(self.cache)
+
+    @cached_property
+    def token_rates(self) -> TokenRates:
+        """The request rates of OAuth token callers, per client and per token."""
+        settings = self.settings
+        return TokenRates(self.limits, settings.oauth_client_rate, settings.oauth_token_rate)
 
     @cached_property
     def bus(self) -> Bus:

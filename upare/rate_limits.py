@@ -1,4 +1,5 @@
-"""Rate limits (failed logins, code sends) with the `limits` library's fixed windows.
+"""Rate limits (failed logins, code sends, OAuth token use) with the `limits` library's fixed
+windows.
 
 On Redis they use `limits`' own Redis storage, under the cache's prefix; on the embedded
 default, `CacheStorage` keeps `limits`' counters in the SQLite cache (its `incr` is atomic
@@ -11,7 +12,7 @@ import math
 import sqlite3
 import time
 
-from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute
+from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute, parse
 from limits.storage import RedisStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
 
@@ -64,6 +65,7 @@ class RateLimits:
         storage: Storage = CacheStorage(cache)
         if isinstance(cache, RedisCache):
             storage = RedisStorage(cache.url, key_prefix=cache.prefix + "LIMITS")
+            self.redis = cache.client
         self.limiter = FixedWindowRateLimiter(storage)
 
     def hit(self, item: RateLimitItem, *identifiers: str) -> bool:
@@ -79,3 +81,43 @@ class RateLimits:
 
     def clear(self, item: RateLimitItem, *identifiers: str) -> None:
         self.limiter.clear(item, *identifiers)
+
+    def wait(self, *hits: tuple[RateLimitItem, tuple[str, ...]]) -> int | None:
+        """Count one event against each (limit, identifiers); return the seconds until every
+        limit it went over allows again, or None when it went over none."""
+        counts = self._count(hits)
+        over = [hit for hit, count in zip(hits, counts, strict=True) if count > hit[0].amount]
+        waits = [self.retry_after(item, *ids) or 1 for item, ids in over]
+        return max(waits) if waits else None
+
+    def _count(self, hits: tuple[tuple[RateLimitItem, tuple[str, ...]], ...]) -> list[int]:
+        """Count one event against each limit as `FixedWindowRateLimiter.hit` does (the same
+        keys; the window starts at the first count), on Redis in one round trip for them all:
+        a pipeline of INCR and EXPIRE NX, where `limits` would run a script per limit."""
+        storage = self.limiter.storage
+        if not isinstance(storage, RedisStorage):
+            return [storage.incr(item.key_for(*ids), item.get_expiry()) for item, ids in hits]
+        pipe = self.redis.pipeline(transaction=False)
+        for item, ids in hits:
+            key = storage.prefixed_key(item.key_for(*ids))
+            pipe.incr(key)
+            pipe.expire(key, item.get_expiry(), nx=True)
+        return [int(count) for count in pipe.execute()[::2]]
+
+
+class TokenRates:
+    """The request rates of OAuth token callers: per client and per access token
+    (UPARE_OAUTH_CLIENT_RATE, UPARE_OAUTH_TOKEN_RATE, in `limits`' notation)."""
+
+    def __init__(self, limits: RateLimits, client_rate: str, token_rate: str) -> None:
+        self.limits = limits
+        self.per_client = parse(client_rate)
+        self.per_token = parse(token_rate)
+
+    def wait(self, client_id: str, token_key: str) -> int | None:
+        """Count one request of this token of this client; return the seconds to wait when
+        it went over a limit, else None."""
+        return self.limits.wait(
+            (self.per_client, ("oauth-client", client_id)),
+            (self.per_token, ("oauth-token", token_key)),
+        )

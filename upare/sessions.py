@@ -10,6 +10,8 @@
   answers 201203 rather than 201201).
 - `tokens:<uid>` is the set of a user's live access tokens, as `<client_id> <sha256 hex>`, so
   that revoking a grant or changing the password ends them at once on every API process.
+- `client-tokens:<client_id>` is the set of a client's live access tokens (their sha256 hex),
+  so that deleting the client ends them at once.
 
 Only hashes are keys (CONTRACT 11). Login and OAuth write these keys; the API's callers
 middleware (api/callers.py) reads them here. A cache that cannot answer raises one of
@@ -47,6 +49,10 @@ def user_sessions_key(uid: int) -> str:
 
 def user_tokens_key(uid: int) -> str:
     return f"tokens:{uid}"
+
+
+def client_tokens_key(client_id: str) -> str:
+    return f"client-tokens:{client_id}"
 
 
 def _read(cache: Cache, key: str) -> dict[str, Any] | None:
@@ -110,6 +116,7 @@ def cache_token(
     ttl = max(expires_at - time.time(), 1.0)
     cache.set("token:" + access_digest, json.dumps(state).encode(), ttl)
     cache.join(user_tokens_key(uid), f"{client_id} {access_digest}", ttl)
+    cache.join(client_tokens_key(client_id), access_digest, ttl)
 
 
 def revoke_token(cache: Cache, access_digest: str) -> None:
@@ -123,6 +130,7 @@ def revoke_token(cache: Cache, access_digest: str) -> None:
     if ttl > 0:
         cache.set(key, json.dumps({**state, "revoked": True}).encode(), ttl)
     cache.leave(user_tokens_key(state["uid"]), f"{state['client_id']} {access_digest}")
+    cache.leave(client_tokens_key(state["client_id"]), access_digest)
 
 
 def revoke_user_tokens(cache: Cache, uid: int, client_id: str | None = None) -> None:
@@ -131,3 +139,9 @@ def revoke_user_tokens(cache: Cache, uid: int, client_id: str | None = None) -> 
         owner, _, access_digest = member.partition(" ")
         if client_id is None or owner == client_id:
             revoke_token(cache, access_digest)
+
+
+def revoke_client_tokens(cache: Cache, client_id: str) -> None:
+    """End every live access token of this client (whichever user it was issued for)."""
+    for access_digest in cache.members(client_tokens_key(client_id)):
+        revoke_token(cache, access_digest)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import limits
+
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
@@ -36,6 +38,9 @@ class Settings:
     kafka_group: str = "upare-projector"
     kafka_instance_id: str = ""  # static group membership: a restarted member keeps partitions
     kafka_session_timeout_ms: int = 10000
+    issuer: str = ""  # the OAuth issuer (RFC 8414), e.g. https://api.example; "": the request's
+    oauth_client_rate: str = "600/minute"  # requests of one OAuth client's tokens (`limits`)
+    oauth_token_rate: str = "120/minute"  # noqa: S105 (requests of one access token)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -75,6 +80,9 @@ class Settings:
             kafka_session_timeout_ms=int(
                 environ.get("UPARE_KAFKA_SESSION_TIMEOUT_MS") or cls.kafka_session_timeout_ms
             ),
+            issuer=(environ.get("UPARE_ISSUER") or "").rstrip("/"),
+            oauth_client_rate=environ.get("UPARE_OAUTH_CLIENT_RATE") or cls.oauth_client_rate,
+            oauth_token_rate=environ.get("UPARE_OAUTH_TOKEN_RATE") or cls.oauth_token_rate,
         )
         settings.check()
         return settings
@@ -107,6 +115,14 @@ class Settings:
             raise SystemExit("UPARE_SMS_URL must be file:///DIR or console://")
         if self.delivery_attempts < 1:
             raise SystemExit("UPARE_DELIVERY_ATTEMPTS must be 1 or more")
+        for name, rate in (
+            ("UPARE_OAUTH_CLIENT_RATE", self.oauth_client_rate),
+            ("UPARE_OAUTH_TOKEN_RATE", self.oauth_token_rate),
+        ):
+            try:
+                limits.parse(rate)
+            except ValueError:
+                raise SystemExit(f"{name} must be a rate such as 600/minute") from None
 
 
 def flag(value: str | None) -> bool:

@@ -147,7 +147,7 @@ def test_sessions_and_tokens_resolve_from_redis(embedded, redis_url, project):
     project()
     sid, token = uuid.uuid4().hex, uuid.uuid4().hex  # the Redis server is shared
     open_session(embedded.cache, sid, alice)
-    issue_token(embedded.cache, token, alice, scopes=("calendar",))
+    issue_token(embedded.cache, token, alice, scopes=("user_info",))
 
     assert info(client, cookies={"sid": sid}).json["user"]["uid"] == alice
     assert info(client, headers={"Authorization": f"Bearer {token}"}).json["user"]["uid"] == alice
