@@ -19,6 +19,7 @@ from api import (
     profiles,
     sessions,
     sns,
+    tokens,
     users,
 )
 from api.callers import Callers
@@ -48,6 +49,9 @@ RESOURCES: list[type[Resource]] = [
     captchas.CaptchaVerify,
     sessions.Login,
     sessions.Logout,
+    tokens.AccessToken,
+    tokens.Delete,
+    tokens.Revoke,
 ]
 
 
@@ -60,6 +64,7 @@ def create_app(container: Container) -> falcon.App:
         Parameters(),
         Callers(container.cache),
         ReadYourWrites(container),
+        tokens.TokenResponses(),
     ]
     app = falcon.App(middleware=middleware)
     multipart = MultipartFormHandler()
