@@ -146,7 +146,7 @@ class AccessToken(Resource):
         "token_type": {"const": "Bearer"},
         "position": POSITION,
     }
-    headers = {name: value for name, value in NO_STORE.items()}
+    headers = dict(NO_STORE)
 
     def __init__(self, container: Container) -> None:
         self.bus = container.bus
