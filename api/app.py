@@ -20,6 +20,7 @@ from api import (
     profiles,
     sessions,
     sns,
+    tokens,
     users,
 )
 from api.callers import Callers
@@ -49,6 +50,9 @@ RESOURCES: list[type[Resource]] = [
     captchas.CaptchaVerify,
     sessions.Login,
     sessions.Logout,
+    tokens.AccessToken,
+    tokens.Delete,
+    tokens.Revoke,
 ]
 
 
@@ -61,6 +65,7 @@ def create_app(container: Container) -> falcon.App:
         Parameters(),
         Callers(container.cache, container.token_rates),
         ReadYourWrites(container),
+        tokens.TokenResponses(),
     ]
     app = falcon.App(middleware=middleware)
     multipart = MultipartFormHandler()

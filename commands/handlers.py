@@ -20,7 +20,7 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
-from commands import avatars, clients, codes, inbox, sessions, sns
+from commands import avatars, clients, codes, inbox, sessions, sns, tokens
 from commands.application import Done
 from commands.profiles import (
     ModifyBasicInfo,
@@ -47,6 +47,11 @@ HANDLERS: dict[type, Callable[..., Done]] = {
     codes.SendCode: codes.send_code,
     codes.VerifyMedium: codes.verify_medium,
     sessions.LogIn: sessions.log_in,
+    tokens.ExchangeCode: tokens.exchange_code,
+    tokens.RefreshTokens: tokens.refresh_tokens,
+    tokens.GrantPassword: tokens.grant_password,
+    tokens.DeleteAccess: tokens.delete_access,
+    tokens.RevokeGrant: tokens.revoke_grant,
 }
 ATTEMPTS = 30  # runs of a command that keeps meeting concurrent writers before it gives up
 # the code a command answers when it never got past its conflicts (else: 100001)

@@ -22,7 +22,7 @@ from domain.users import (
     index_id,
 )
 from upare.cache import Cache
-from upare.sessions import end_other_sessions
+from upare.sessions import end_other_sessions, revoke_user_tokens
 
 # the unique fields, how each is checked, and the code when someone else holds the value
 UNIQUE: dict[str, tuple[Callable[[str], str], int]] = {
@@ -95,9 +95,10 @@ def modify_basic_info(command: ModifyBasicInfo, *, app: WriteApplication, cache:
 
     A value the user has already is no change. A new password must differ from the current
     one (202304). A new email or phone is unverified until its code is confirmed (the User's
-    events say so). A password change ends the user's other sessions first, so that a failure
-    of the cache stops the change rather than leaving a stolen session alive; OAuth tokens are
-    revoked by the OAuth issue, which keeps them.
+    events say so). A password change ends the user's other sessions and OAuth access tokens
+    first, so that a failure of the cache stops the change rather than leaving a stolen
+    session or token alive; their refresh tokens and codes are void by the new password
+    (an Authorization's `password_stamp`).
     """
     values = _checked(command)
     user = load_user(app, command.uid)
@@ -116,6 +117,7 @@ def modify_basic_info(command: ModifyBasicInfo, *, app: WriteApplication, cache:
         return Done()  # nothing to change: no event, no position
     if password is not None:
         end_other_sessions(cache, command.uid, keep=command.keep_session)
+        revoke_user_tokens(cache, command.uid)
     return app.record(user, *indexes)
 
 

@@ -11,17 +11,22 @@ retired one finds the family to revoke (RFC 9700 4.14.2).
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import re
 from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.keys import new_secret, same
+from domain.keys import digest, new_secret, same
 from domain.users import NAMESPACE
 
 SCOPES = ("user_info", "friends", "calendar", "messages", "all")
 CODE_SECONDS = 600  # an authorization code lives 10 minutes
 ACCESS_SECONDS = 7200
 REFRESH_SECONDS = 30 * 24 * 3600
+VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")  # a PKCE code_verifier (RFC 7636 4.1)
 
 
 def client_aggregate_id(client_id: str) -> UUID:
@@ -35,6 +40,12 @@ def grant_id(uid: int, client_id: str) -> UUID:
 def code_authorization_id(code_digest: str) -> UUID:
     """Return the id of the authorization a code starts (found again from the code alone)."""
     return uuid5(NAMESPACE, f"code:{code_digest}")
+
+
+def password_stamp(password_hash: str) -> str:
+    """Return what an authorization keeps of the user's password hash when it is made: a
+    change of password changes it, and voids the families made before."""
+    return digest(password_hash)
 
 
 def refresh_token(authorization: UUID) -> str:
@@ -223,6 +234,7 @@ class Authorization(Aggregate):
         self.redeemed = code_digest is None  # a password grant has no code to redeem
         self.refresh_digest: str | None = None
         self.retired: list[str] = []  # refresh digests used already
+        self.refresh_expires_at: float | None = None
         self.access: dict[str, float] = {}  # access digest -> expires_at, of every one issued
         self.revoked = False
 
@@ -230,14 +242,26 @@ class Authorization(Aggregate):
         access_digest: str
         access_expires_at: float
         refresh_digest: str
+        refresh_expires_at: float
 
     @event(TokensIssued)
-    def issue(self, access_digest: str, access_expires_at: float, refresh_digest: str) -> None:
-        """Issue a token pair: redeems the code, or retires the refresh token it replaces."""
+    def issue(
+        self,
+        access_digest: str,
+        access_expires_at: float,
+        refresh_digest: str,
+        refresh_expires_at: float,
+    ) -> None:
+        """Issue a token pair: redeems the code, or retires the refresh token it replaces.
+
+        A refresh token lives `REFRESH_SECONDS` from its issue: a family used at least that
+        often lives on, an idle one lapses.
+        """
         self.redeemed = True
         if self.refresh_digest is not None:
             self.retired.append(self.refresh_digest)
         self.refresh_digest = refresh_digest
+        self.refresh_expires_at = refresh_expires_at
         self.access[access_digest] = access_expires_at
 
     class AccessDeleted(Aggregate.Event):
@@ -253,3 +277,20 @@ class Authorization(Aggregate):
     @event(Revoked)
     def revoke(self, reason: str) -> None:
         self.revoked = True
+
+    def stands(self, epoch: int, password_stamp: str) -> bool:
+        """Tell whether the family still stands: not revoked, made under the grant's current
+        `epoch` and with the user's current password (`password_stamp`)."""
+        current = self.epoch == epoch and hmac.compare_digest(self.password_stamp, password_stamp)
+        return current and not self.revoked
+
+    def verifies(self, verifier: str | None) -> bool:
+        """Tell whether a code_verifier answers the code's PKCE challenge (S256, RFC 7636
+        4.6); a code without a challenge takes no verifier (RFC 9700 2.1.1)."""
+        if self.code_challenge is None:
+            return verifier is None
+        if verifier is None or not VERIFIER.fullmatch(verifier):
+            return False
+        hashed = hashlib.sha256(verifier.encode()).digest()
+        answer = base64.urlsafe_b64encode(hashed).rstrip(b"=").decode()
+        return hmac.compare_digest(answer, self.code_challenge)
