@@ -18,8 +18,7 @@ PATH = "/.well-known/oauth-authorization-server"
 ENDPOINTS = {
     "authorization_endpoint": "/api/oauth/authorize",
     "token_endpoint": "/api/oauth/accesstoken",
-    "revocation_endpoint": "/api/oauth/revoke",
-}
+}  # no `revocation_endpoint`: /api/oauth/revoke takes `access_token`, not RFC 7009's `token`
 FIXED: dict[str, list[str]] = {
     "response_types_supported": ["code"],
     "grant_types_supported": ["authorization_code", "refresh_token", "password"],
