@@ -8,6 +8,7 @@ import falcon
 from falcon.media.multipart import MultipartFormHandler
 
 from api import (
+    authorize,
     avatars,
     captchas,
     codes,
@@ -53,6 +54,7 @@ RESOURCES: list[type[Resource]] = [
     tokens.AccessToken,
     tokens.Delete,
     tokens.Revoke,
+    authorize.Authorize,
 ]
 
 

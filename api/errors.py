@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 
 def upare_error(req: falcon.Request, resp: falcon.Response, ex: UpareError, _: Any) -> None:
-    refuse(req, resp, ex)
+    """Refuse as the resource does (its own `refuse`, once routed), else in the envelope."""
+    (getattr(req.context, "refuse", None) or refuse)(req, resp, ex)
 
 
 def http_error(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError, _: Any) -> None:

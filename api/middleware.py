@@ -38,8 +38,10 @@ class RequestContext:
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
     ) -> None:
-        """Keep the endpoint's own wording of codes (api-faq.md gives some endpoints theirs)."""
+        """Keep the endpoint's own wording of codes (api-faq.md gives some endpoints theirs) and
+        its own way to refuse (api/resource.py `Resource.refuse`)."""
         req.context.messages = getattr(resource, "messages", {})
+        req.context.refuse = getattr(resource, "refuse", None)
 
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, succeeded: bool

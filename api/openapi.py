@@ -4,7 +4,8 @@ Parameters come from `Resource.params` (types, bounds, patterns, enums, required
 from `answers`, `headers`, `codes` and the codes the frame itself answers: every parameter's
 own `missing`/`empty` code, 100004 (400, and 413 for a body over the limit), the caller
 checks, and 100003 (503); every 429 and 503 carries `Retry-After`. `200001` (405) is not
-listed: it answers methods the document does not give a route.
+listed: it answers methods the document does not give a route. A resource that also
+`produces` pages documents `text/html` beside JSON; one that `redirects` documents its 302.
 """
 
 from __future__ import annotations
@@ -112,6 +113,8 @@ def _content(resource: type[Resource], schema: dict[str, Any]) -> dict[str, Any]
     content = {falcon.MEDIA_JSON: {"schema": schema}}
     if RESPONSE_TYPE in resource.params:
         content["text/plain"] = {"schema": {"type": "string", "pattern": "^[0-9]+$"}}
+    if falcon.MEDIA_HTML in resource.produces:  # a page, for a browser, refusals included
+        content[falcon.MEDIA_HTML] = {"schema": {"type": "string"}}
     return content
 
 
@@ -119,7 +122,7 @@ def _responses(resource: type[Resource]) -> dict[str, Any]:
     headers: dict[str, Any] = dict(HEADERS)
     if resource.reads:
         headers["X-Stale"] = STALE
-    if resource.produces == (falcon.MEDIA_JSON,):
+    if resource.produces[0] == falcon.MEDIA_JSON:
         success = {"properties": {"error_code": {"const": 0}, **resource.answers}}
         required = [name for name in resource.answers if name not in resource.optional]
         schema = {"allOf": [{"$ref": REF}, {**success, "required": required}]}
@@ -134,6 +137,12 @@ def _responses(resource: type[Resource]) -> dict[str, Any]:
     responses = {
         "200": {"description": "success", "headers": {**headers, **own}, "content": content}
     }
+    if resource.redirects:
+        location = {"required": True, "schema": {"type": "string"}, "description": "the target"}
+        responses["302"] = {
+            "description": resource.redirects,
+            "headers": {**HEADERS, "Location": location},
+        }
     own_codes = [code for param in resource.params for code in (param.missing, param.empty)]
     by_status: dict[int, set[int]] = defaultdict(set)
     for code in (*FRAME_CODES, *resource.codes, *resource.caller.codes(), *own_codes):

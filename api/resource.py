@@ -6,8 +6,10 @@ from typing import Any, ClassVar
 
 import falcon
 
+from api import envelope
 from api.callers import ANYONE, Need
 from api.params import ACCESS_TOKEN, MIN_POSITION, Param
+from domain.errors import UpareError
 from upare.bootstrap import Container
 
 POSITION = {"type": "integer", "minimum": 1, "description": "the command's last event"}
@@ -24,7 +26,8 @@ class Resource:
     - `codes`: the endpoint's own error codes; `answers`: the JSON schema of each field a
       success adds to the envelope (`optional`: those a success may leave out); `headers`: the
       headers a success carries. With the frame's own codes, they make the OpenAPI document's
-      responses.
+      responses. `produces` may add `text/html` (pages) to JSON; `redirects` describes a 302.
+    - `refuse`: how it answers a refusal (the envelope; a resource with pages may render one).
     """
 
     path: ClassVar[str]
@@ -39,12 +42,17 @@ class Resource:
     headers: ClassVar[dict[str, str]] = {}
     get_too: ClassVar[bool] = False
     produces: ClassVar[tuple[str, ...]] = (falcon.MEDIA_JSON,)
+    redirects: ClassVar[str] = ""  # what a 302 answer's Location is, if it answers one
 
     def __init__(self, container: Container) -> None:
         self.container = container
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         raise NotImplementedError
+
+    def refuse(self, req: falcon.Request, resp: falcon.Response, error: UpareError) -> None:
+        """Answer a refused request (api/errors.py calls this for the resource's refusals)."""
+        envelope.refuse(req, resp, error)
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)

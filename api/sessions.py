@@ -4,15 +4,42 @@ from __future__ import annotations
 
 import falcon
 
-from api.callers import OPTIONAL, USER, give_session
+from api.callers import OPTIONAL, USER, Caller, give_session
 from api.captchas import CAPTCHA, CAPTCHA_ID, check_captcha
 from api.envelope import respond
 from api.params import Param
 from api.resource import Resource
 from api.users import UID
+from commands.application import Done
+from commands.handlers import Bus
 from commands.sessions import LogIn
+from domain.keys import digest
 from upare import sessions
 from upare.bootstrap import Container
+from upare.cache import Cache
+from upare.settings import Settings
+
+
+def log_in(
+    req: falcon.Request, resp: falcon.Response, bus: Bus, cache: Cache, settings: Settings
+) -> Done:
+    """Check the captcha, prove the account (`username`, `password`) and give the caller a fresh
+    session (`remember`: 30 days, else 1): `login`'s work, which the authorize endpoint's login
+    page shares. Answers LogIn's uid and nickname; `req.context.caller` becomes the new session.
+    """
+    params = req.context.params
+    check_captcha(req, cache, settings)
+    command = LogIn(
+        username=params["username"], password=params["password"], address=req.remote_addr
+    )
+    done = bus.execute(command)
+    if req.context.caller.session is not None:  # a fresh session id at every login
+        sessions.end_session(cache, req.cookies["sid"])
+    seconds = sessions.REMEMBERED if params["remember"] else sessions.DAY
+    sid = sessions.open_session(cache, done.fields["uid"], seconds)
+    give_session(resp, sid, seconds, settings.cookie_secure)
+    req.context.caller = Caller(uid=done.fields["uid"], kind="session", key=digest(sid))
+    return done
 
 
 class Login(Resource):
@@ -36,18 +63,7 @@ class Login(Resource):
         self.settings = container.settings
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        params = req.context.params
-        check_captcha(req, self.cache, self.settings)
-        command = LogIn(
-            username=params["username"], password=params["password"], address=req.remote_addr
-        )
-        done = self.bus.execute(command)
-        if req.context.caller.session is not None:  # a fresh session id at every login
-            sessions.end_session(self.cache, req.cookies["sid"])
-        seconds = sessions.REMEMBERED if params["remember"] else sessions.DAY
-        sid = sessions.open_session(self.cache, done.fields["uid"], seconds)
-        give_session(resp, sid, seconds, self.settings.cookie_secure)
-        respond(req, resp, done)
+        respond(req, resp, log_in(req, resp, self.bus, self.cache, self.settings))
 
 
 class Logout(Resource):

@@ -22,6 +22,7 @@ from eventsourcing.persistence import IntegrityError
 
 from commands import avatars, clients, codes, inbox, sessions, sns, tokens
 from commands.application import Done
+from commands.authorize import IssueCode, issue_code
 from commands.profiles import (
     ModifyBasicInfo,
     ModifyDetailInfo,
@@ -52,6 +53,7 @@ HANDLERS: dict[type, Callable[..., Done]] = {
     tokens.GrantPassword: tokens.grant_password,
     tokens.DeleteAccess: tokens.delete_access,
     tokens.RevokeGrant: tokens.revoke_grant,
+    IssueCode: issue_code,
 }
 ATTEMPTS = 30  # runs of a command that keeps meeting concurrent writers before it gives up
 # the code a command answers when it never got past its conflicts (else: 100001)
