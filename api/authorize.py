@@ -263,7 +263,7 @@ class Authorize(Resource):
         """Refuse in the envelope, or, for a browser, on a page with the same code and status
         (the redirect URI is not trusted here: nothing is sent to it)."""
         if not wants_pages(req):
-            return envelope.refuse(req, resp, error)
+            return envelope.refuse(req, resp, error, bare=False)
         for name, value in error.headers.items():
             resp.set_header(name, value)
         content = pages.render("refused.html", note=pages.error_note(error))

@@ -21,8 +21,10 @@ def api_uri(req: falcon.Request) -> str:
     return getattr(req.context, "sent_path", req.path).strip("/")
 
 
-def _answer(req: falcon.Request, resp: falcon.Response, media: dict[str, Any]) -> None:
-    if getattr(req.context, "params", {}).get("response_type") == "code":
+def _answer(
+    req: falcon.Request, resp: falcon.Response, media: dict[str, Any], bare: bool = True
+) -> None:
+    if bare and getattr(req.context, "params", {}).get("response_type") == "code":
         resp.content_type = falcon.MEDIA_TEXT
         resp.text = str(media["error_code"])
     else:
@@ -52,9 +54,11 @@ def _message(req: falcon.Request, error: UpareError) -> str:
     return getattr(req.context, "messages", {}).get(error.code, error.message)
 
 
-def refuse(req: falcon.Request, resp: falcon.Response, error: UpareError) -> None:
+def refuse(
+    req: falcon.Request, resp: falcon.Response, error: UpareError, *, bare: bool = True
+) -> None:
     """Answer a refused request with its code, message, HTTP status (503: `Retry-After`) and
-    the fields it still carries."""
+    the fields it still carries; not `bare` where `response_type=code` is OAuth's code flow."""
     resp.status = error.status
     if error.status == 503:
         resp.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
@@ -66,6 +70,6 @@ def refuse(req: falcon.Request, resp: falcon.Response, error: UpareError) -> Non
     }
     if error.errors:
         media["errors"] = error.errors
-    _answer(req, resp, media)
+    _answer(req, resp, media, bare)
     for name, value in error.headers.items():
         resp.set_header(name, value)

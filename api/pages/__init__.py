@@ -70,15 +70,14 @@ def error_note(error: UpareError | None) -> Html:
 def origin(uri: str) -> str:
     """Return the CSP source of a redirect URI: its origin, or its scheme for other URIs."""
     parts = urlsplit(uri)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
     host = parts.hostname or ""
-    if parts.scheme in ("http", "https") and host:
-        host = f"[{host}]" if ":" in host else host
-        if HOST.fullmatch(host):
-            return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+    host = f"[{host}]" if ":" in host else host
+    if parts.scheme in ("http", "https") and HOST.fullmatch(host):
+        try:
+            port = f":{parts.port}" if parts.port else ""
+        except ValueError:  # no port a browser could reach
+            return f"{parts.scheme}:"
+        return f"{parts.scheme}://{host}{port}"
     return f"{parts.scheme}:"
 
 
