@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint services-up services-down bench
+.PHONY: install run test lint services-up services-down browser bench
 
 $(BIN)/upare: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +22,15 @@ services-up:
 services-down:
 	bash scripts/services.sh down
 
+browser:
+	bash scripts/browser.sh
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: install services-up lint
+test: install services-up browser lint
 	$(BIN)/python -m pytest
 
 bench: install services-up
