@@ -38,6 +38,7 @@ from commands.authorize import (
     check_challenge,
     check_client,
     check_scope,
+    load_grant,
     needs_consent,
 )
 from domain.errors import UpareError
@@ -162,7 +163,8 @@ class Authorize(Resource):
             return self.redirect(req, resp, error="access_denied")
         if consent and not self.proves(req, "consent"):
             raise UpareError(403)
-        if not consent and needs_consent(self.app, caller.uid, client, scopes):
+        grant = load_grant(self.app, caller.uid, client.client_id)
+        if not consent and needs_consent(client, grant, scopes):
             if wants_pages(req):
                 return self.consent_page(req, resp, client, scopes)
             raise UpareError(201105, fields={"csrf_token": self.token(req, "consent")})
@@ -264,6 +266,8 @@ class Authorize(Resource):
         (the redirect URI is not trusted here: nothing is sent to it)."""
         if not wants_pages(req):
             return envelope.refuse(req, resp, error, bare=False)
+        if error.status == 503:
+            resp.set_header("Retry-After", str(envelope.RETRY_AFTER_SECONDS))
         for name, value in error.headers.items():
             resp.set_header(name, value)
         content = pages.render("refused.html", note=pages.error_note(error))

@@ -96,13 +96,10 @@ def load_grant(app: WriteApplication, uid: int, client_id: str) -> Grant | None:
     return grant
 
 
-def needs_consent(app: WriteApplication, uid: int, client: Client, scopes: list[str]) -> bool:
+def needs_consent(client: Client, grant: Grant | None, scopes: list[str]) -> bool:
     """Tell whether the user must be asked: not for a trusted client, nor for scopes the user
     granted it already (and has not revoked since)."""
-    if client.trusted:
-        return False
-    grant = load_grant(app, uid, client.client_id)
-    return grant is None or not covers(grant.scopes, scopes)
+    return not client.trusted and (grant is None or not covers(grant.scopes, scopes))
 
 
 def issue_code(command: IssueCode, *, app: WriteApplication, clock: Callable[[], datetime]) -> Done:
@@ -115,9 +112,9 @@ def issue_code(command: IssueCode, *, app: WriteApplication, clock: Callable[[],
     client = check_client(app, command.client_id, command.redirect_uri)
     scopes = check_scope(client, command.scope)
     challenge = check_challenge(client, command.code_challenge, command.code_challenge_method)
-    if not command.consent and needs_consent(app, command.uid, client, scopes):
-        raise UpareError(201105)
     grant = load_grant(app, command.uid, client.client_id)
+    if not command.consent and needs_consent(client, grant, scopes):
+        raise UpareError(201105)
     if grant is None:
         grant = Grant(uid=command.uid, client_id=client.client_id)
     if command.consent and not covers(grant.scopes, scopes):

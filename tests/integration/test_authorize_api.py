@@ -50,14 +50,18 @@ def app_id(container) -> str:
     return new_client(container, scopes=("user_info", "friends"))
 
 
-def authorize(api, client_id: str | None, sid: str | None = None, headers=None, **params):
+def authorize(
+    api, client_id: str | None, sid: str | None = None, headers=None, method="POST", **params
+):
     """Ask as the given session: a `code` request for REDIRECT with STATE, unless told."""
     query = {"response_type": "code", "redirect_uri": REDIRECT, "state": STATE, **params}
     if client_id is not None:
         query["client_id"] = client_id
     query = {name: value for name, value in query.items() if value is not None}
     cookies = {"sid": sid} if sid else None
-    return api.simulate_post("/api/oauth/authorize", params=query, cookies=cookies, headers=headers)
+    return api.simulate_request(
+        method, "/api/oauth/authorize", params=query, cookies=cookies, headers=headers
+    )
 
 
 def refused(answer, status: int, code: int) -> dict:
@@ -206,7 +210,7 @@ def test_an_access_token_is_no_login_here(api, container, alice, app_id):
 
 def test_code_redirects_with_the_code_and_the_state_byte_for_byte(api, container, sid):
     client_id = new_client(container, trusted=True)
-    query = redirected(authorize(api, client_id, sid, headers=BROWSER))
+    query = redirected(authorize(api, client_id, sid, headers=BROWSER, method="GET"))
 
     assert query["from"] == ["upare"] and query["state"] == [STATE]
     assert stored(container, query["code"][0]).client_id == client_id
@@ -261,7 +265,7 @@ def test_code_for_a_caller_that_is_not_a_browser_answers_202101_and_201105(api, 
 def test_a_browser_is_asked_for_consent_and_approving_redirects_with_a_code(
     api, container, sid, alice, app_id
 ):
-    page = a_page(authorize(api, app_id, sid, headers=BROWSER, scope="friends"))
+    page = a_page(authorize(api, app_id, sid, headers=BROWSER, method="GET", scope="friends"))
     assert "Demo" in page and "your friends" in page and "Approve" in page and "Decline" in page
 
     approve = {"scope": "friends", "consent": "true", "csrf_token": csrf(page)}
@@ -313,7 +317,7 @@ def test_the_consent_pages_form_may_post_to_the_redirect_uris_origin(api, sid, a
 
 def login_page(api, app_id: str, **params):
     """Return the login page, the anonymous session it opened, and its CSRF token."""
-    answer = authorize(api, app_id, headers=BROWSER, **params)
+    answer = authorize(api, app_id, headers=BROWSER, method="GET", **params)
     page = a_page(answer)
     assert 'type="password"' in page and 'src="/api/image/captcha?type=png"' in page
     return page, answer.cookies["sid"].value, csrf(page)
