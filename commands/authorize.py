@@ -33,6 +33,7 @@ from domain.oauth import (
     check_scopes,
     covers,
     grant_id,
+    password_stamp,
 )
 
 S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of a SHA-256, unpadded
@@ -130,6 +131,6 @@ def issue_code(command: IssueCode, *, app: WriteApplication, clock: Callable[[],
         code_expires_at=clock().timestamp() + CODE_SECONDS,
         code_challenge=challenge,
         epoch=grant.epoch,
-        password_stamp=digest(user.password_hash),
+        password_stamp=password_stamp(user.password_hash),
     )
     return app.record(grant, authorization, authorization_code=code)

@@ -15,6 +15,7 @@ from domain.keys import digest
 from domain.oauth import client_aggregate_id, code_authorization_id, grant_id
 from tests.backends import backend_settings  # noqa: F401 (the settings fixture)
 from tests.credentials import issue_token
+from tests.oauth import s256
 from upare import captchas, sessions
 
 PASSWORD = "correct horse"
@@ -386,3 +387,34 @@ def test_a_locked_account_is_told_on_the_login_page_with_retry_after(api, contai
     answer = log_in(api, container, app_id, anonymous, token)
     assert "API requests out of rate limit" in a_page(answer, 429)
     assert int(answer.headers["Retry-After"]) > 0
+
+
+# ---- the code at the token endpoint
+
+
+def test_an_approved_code_with_pkce_buys_a_token_once(api, container, sid, alice):
+    command = CreateClient(name="Demo", redirect_uris=(REDIRECT,), scopes=("user_info",))
+    created = container.bus.execute(command).fields
+    client_id, secret = created["client_id"], created["client_secret"]
+    pkce = {"code_challenge": s256("v" * 43), "code_challenge_method": "S256"}
+    page = a_page(authorize(api, client_id, sid, headers=BROWSER, method="GET", **pkce))
+    approve = {"consent": "true", "csrf_token": csrf(page), **pkce}
+    code = redirected(authorize(api, client_id, sid, headers=BROWSER, **approve))["code"][0]
+
+    exchange = {
+        "grant_type": "authorization_code",
+        "client_id": client_id,
+        "client_secret": secret,
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "code_verifier": "v" * 43,
+    }
+    answer = api.simulate_post("/api/oauth/accesstoken", params=exchange)
+    assert (answer.status_code, answer.json["uid"], answer.json["scope"]) == (
+        200,
+        alice,
+        "user_info",
+    )
+    assert sessions.read_token(container.cache, answer.json["access_token"])["uid"] == alice
+    replayed = api.simulate_post("/api/oauth/accesstoken", params=exchange)
+    assert replayed.json["error_code"] == 201215

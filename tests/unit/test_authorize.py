@@ -3,8 +3,6 @@ Authorization the token endpoint will find (in memory); and the pages' CSP sourc
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from datetime import UTC, datetime
 
 import pytest
@@ -16,13 +14,14 @@ from commands.clients import CreateClient
 from commands.users import RegisterUser
 from domain.errors import UpareError
 from domain.keys import digest
-from domain.oauth import CODE_SECONDS, Grant, code_authorization_id, grant_id
+from domain.oauth import CODE_SECONDS, Grant, code_authorization_id, grant_id, password_stamp
 from domain.users import user_id
+from tests.oauth import s256
 from tests.unit import wiring
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 REDIRECT = "https://app.example/callback?from=upare"
-CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(b"verifier" * 8).digest()).rstrip(b"=")
+CHALLENGE = s256("verifier" * 8)
 
 
 @pytest.fixture
@@ -66,7 +65,7 @@ def test_a_code_is_stored_as_its_digest_with_everything_it_is_bound_to(store, bu
         uid,
         client_id,
         scope="friends",
-        code_challenge=CHALLENGE.decode(),
+        code_challenge=CHALLENGE,
         code_challenge_method="S256",
         consent=True,
     )
@@ -76,9 +75,9 @@ def test_a_code_is_stored_as_its_digest_with_everything_it_is_bound_to(store, bu
     assert (authorization.scopes, authorization.redirect_uri) == (["friends"], REDIRECT)
     assert authorization.code_digest == digest(code) and code not in repr(authorization.__dict__)
     assert authorization.code_expires_at == NOW.timestamp() + CODE_SECONDS
-    assert authorization.code_challenge == CHALLENGE.decode()
+    assert authorization.code_challenge == CHALLENGE
     user = store.repository.get(user_id(uid))
-    assert authorization.password_stamp == digest(user.password_hash)
+    assert authorization.password_stamp == password_stamp(user.password_hash)
     assert (authorization.epoch, authorization.redeemed, authorization.revoked) == (0, False, False)
 
 
@@ -160,14 +159,14 @@ def test_a_client_with_scope_all_may_be_asked_for_any(bus, uid):
 @pytest.mark.parametrize(
     ("request_", "reason"),
     [
-        ({"code_challenge": CHALLENGE.decode()}, "code_challenge_method"),  # missing: plain
+        ({"code_challenge": CHALLENGE}, "code_challenge_method"),  # missing: plain
         (
-            {"code_challenge": CHALLENGE.decode(), "code_challenge_method": "plain"},
+            {"code_challenge": CHALLENGE, "code_challenge_method": "plain"},
             "code_challenge_method",
         ),
         ({"code_challenge": "short", "code_challenge_method": "S256"}, "code_challenge"),
         (
-            {"code_challenge": CHALLENGE.decode() + "=", "code_challenge_method": "S256"},
+            {"code_challenge": CHALLENGE + "=", "code_challenge_method": "S256"},
             "code_challenge",
         ),
         ({"code_challenge_method": "S256"}, "code_challenge"),
@@ -183,9 +182,7 @@ def test_a_public_client_must_send_a_challenge(bus, uid):
     client_id = new_client(bus, trusted=True, public=True)
     error = refused(bus, uid, client_id)
     assert (error.code, list(error.errors or {})) == (100004, ["code_challenge"])
-    assert issue(
-        bus, uid, client_id, code_challenge=CHALLENGE.decode(), code_challenge_method="S256"
-    )
+    assert issue(bus, uid, client_id, code_challenge=CHALLENGE, code_challenge_method="S256")
 
 
 @pytest.mark.parametrize(
