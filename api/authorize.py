@@ -21,6 +21,7 @@ own `csrf_token`. An OAuth access token is no login here (201206): a token never
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import quote, urlencode
 
 import falcon
@@ -98,11 +99,12 @@ class Authorize(Resource):
         Param("code_challenge_method", description="PKCE: `S256` (`plain` is refused)"),
         Param("consent", "boolean", description="true: approve (with csrf_token); false: decline"),
         Param("csrf_token", description="the consent page's or 201105's; the login page's"),
-        Param("username", max_length=254, description="the login page's: username or email"),
-        Param("password", description="the login page's"),
-        CAPTCHA,
-        CAPTCHA_ID,
-        Param("remember", "boolean", default=False, description="the login page's"),
+        # the login page's form, which posts: a password is never read from a URL
+        Param("username", max_length=254, body_only=True, description="username or email"),
+        Param("password", body_only=True),
+        replace(CAPTCHA, body_only=True),
+        replace(CAPTCHA_ID, body_only=True),
+        Param("remember", "boolean", default=False, body_only=True),
     )
     caller = OPTIONAL
     codes = (

@@ -71,6 +71,7 @@ def _request(resource: type[Resource], method: str) -> dict[str, Any]:
             "parameters": [
                 {"name": p.name, "in": "query", "required": p.required, "schema": param_schema(p)}
                 for p in resource.params
+                if not p.body_only
             ]
         }
     schema: dict[str, Any] = {

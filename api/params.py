@@ -59,6 +59,7 @@ class Param:
     max_length: int | None = None
     pattern: str | None = None  # the whole value matches it
     required_if: tuple[str, str] | None = None  # (another parameter, its value)
+    body_only: bool = False  # read from the body alone (a password does not belong in a URL)
 
     def read(self, value: Any, typed: bool) -> Any:
         """Return the value as the declared type, or raise ValueError saying what is wrong."""
@@ -169,6 +170,8 @@ def parse(req: falcon.Request, declared: tuple[Param, ...]) -> dict[str, Any]:
     errors: dict[str, str] = {}
     codes: list[int] = []
     for param in declared:
+        if param.body_only and param.name not in body:
+            sent.pop(param.name, None)
         value, is_typed = sent.get(param.name, (None, False))
         if value == "" and param.empty:
             codes.append(param.empty)

@@ -11,9 +11,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-import requests
 
-from tests.e2e.test_outages import Stream, ready, stopped, wait_visible
+from tests.e2e.test_outages import Stream, becomes_ready, ready, stopped, wait_visible
 
 pytestmark = pytest.mark.kafka
 UPARE = str(Path(sys.executable).with_name("upare"))
@@ -58,7 +57,8 @@ def test_with_kafka_down_commands_succeed_and_are_projected_once_it_is_back(
                 raise AssertionError(
                     f"{ex}\nworker exit code {worker.poll()}; log:\n{tail}"
                 ) from ex
-            assert requests.get(f"{server}/readyz", timeout=10).status_code == 200
+            answer = becomes_ready(server)
+            assert answer["status"] == "ok", answer
         finally:
             worker.terminate()
             worker.wait(timeout=30)

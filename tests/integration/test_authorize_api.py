@@ -4,8 +4,9 @@ redirects, and the login and consent pages as a browser gets them."""
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+import falcon
 import falcon.testing
 import pytest
 
@@ -60,6 +61,14 @@ def authorize(
         query["client_id"] = client_id
     query = {name: value for name, value in query.items() if value is not None}
     cookies = {"sid": sid} if sid else None
+    if method == "POST":  # as the pages' forms post
+        return api.simulate_request(
+            method,
+            "/api/oauth/authorize",
+            body=urlencode(query),
+            cookies=cookies,
+            headers={**(headers or {}), "Content-Type": falcon.MEDIA_URLENCODED},
+        )
     return api.simulate_request(
         method, "/api/oauth/authorize", params=query, cookies=cookies, headers=headers
     )
@@ -347,6 +356,15 @@ def test_a_browser_not_logged_in_gets_the_login_page_then_the_consent_page(
     approve = {"consent": "true", "csrf_token": csrf(consent)}
     query = redirected(authorize(api, app_id, cookie.value, headers=BROWSER, **approve))
     assert stored(container, query["code"][0]).uid == alice
+
+
+def test_a_password_in_the_url_is_never_read(api, container, alice, app_id):
+    _, anonymous, token = login_page(api, app_id)
+    captchas.remember(container.cache, digest(anonymous), "default", "ABCDE")
+    fields = {"username": "alice", "password": PASSWORD, "captcha": "ABCDE", "csrf_token": token}
+    answer = authorize(api, app_id, anonymous, headers=BROWSER, method="GET", **fields)
+    assert 'type="password"' in a_page(answer)  # the login page again: nobody logged in
+    assert sessions.read_session(container.cache, anonymous) == {"uid": None}
 
 
 def test_logging_in_for_a_trusted_client_goes_straight_back(api, container, alice):
