@@ -17,12 +17,11 @@ drawing; ratio <y/x> (target report)`, medians throughout.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 
 import requests
-from serving import paired_runs, running_server
+from serving import arguments, paired_runs, running_server
 
 from upare import captchas
 
@@ -32,12 +31,7 @@ def draw_one() -> bytes:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=9)
-    parser.add_argument("--seconds", type=float, default=2)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--clients", type=int, default=4, help="client threads")
-    args = parser.parse_args()
+    args = arguments(__doc__.splitlines()[0], runs=9, backends=False)
     print(f"# {os.cpu_count()} cores; {args.workers} workers; {args.clients} clients")
     with running_server(args.workers, with_worker=True) as server:
         browsers = [requests.Session() for _ in range(args.clients)]

@@ -29,7 +29,7 @@ from functools import partial
 
 import requests
 from fresh import fresh_container, pick_backend
-from serving import Server, paired_runs, redis_env, running_server
+from serving import Server, arguments, paired_runs, redis_env, running_server
 
 from commands.users import find_account
 from domain.passwords import verify_password
@@ -52,13 +52,7 @@ def measure(server: Server, password_hash: str, args: argparse.Namespace) -> dic
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=9)
-    parser.add_argument("--seconds", type=float, default=2)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--clients", type=int, default=4, help="client threads")
-    parser.add_argument("--backend", choices=["auto", "postgres", "sqlite"], default="auto")
-    args = parser.parse_args()
+    args = arguments(__doc__.splitlines()[0], runs=9)
     backend = pick_backend(args.backend)
     with fresh_container(backend) as container:
         env = {

@@ -16,7 +16,6 @@ over <n> runs) (target 0.8)`.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import time
@@ -24,7 +23,7 @@ import uuid
 
 import requests
 from fresh import fresh_container, pick_backend
-from serving import calls_in_threads, redis_env, running_server
+from serving import arguments, calls_in_threads, redis_env, running_server
 
 from domain.keys import digest
 from upare import sessions
@@ -36,13 +35,7 @@ NEVER = "100000000/minute"  # rates that a benchmark never reaches
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--seconds", type=float, default=2)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--clients", type=int, default=4, help="client threads")
-    parser.add_argument("--backend", choices=["auto", "postgres", "sqlite"], default="auto")
-    args = parser.parse_args()
+    args = arguments(__doc__.splitlines()[0], runs=7)
     backend = pick_backend(args.backend)
     with fresh_container(backend) as container:
         env = {

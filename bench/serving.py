@@ -23,6 +23,19 @@ import requests
 REDIS_URL = os.environ.get("UPARE_REDIS_URL") or "redis://127.0.0.1:6379/0"
 
 
+def arguments(description: str, runs: int, backends: bool = True) -> argparse.Namespace:
+    """Parse the options every HTTP benchmark takes: runs, their seconds, server workers,
+    client threads and (with `backends`) the backend."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--runs", type=int, default=runs)
+    parser.add_argument("--seconds", type=float, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--clients", type=int, default=4, help="client threads")
+    if backends:
+        parser.add_argument("--backend", choices=["auto", "postgres", "sqlite"], default="auto")
+    return parser.parse_args()
+
+
 def redis_env() -> dict[str, str]:
     """Return the settings of a Redis cache under a prefix of its own, if Redis answers."""
     try:
