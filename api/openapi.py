@@ -149,7 +149,8 @@ def _responses(resource: type[Resource]) -> dict[str, Any]:
     for code in (*FRAME_CODES, *resource.codes, *resource.caller.codes(), *own_codes):
         if code:
             by_status[ERRORS[code][1]].add(code)
-    by_status[413].add(100004)
+    by_status[413].add(100004)  # a body over the limit
+    by_status[414].add(100004)  # a request line over gunicorn's (upare/gunicorn_worker.py)
     for status, codes in sorted(by_status.items()):
         schema = {"allOf": [{"$ref": REF}, {"properties": {"error_code": {"enum": sorted(codes)}}}]}
         described = "; ".join(f"{code} {ERRORS[code][0]}" for code in sorted(codes))

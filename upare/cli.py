@@ -91,6 +91,8 @@ def serve(
     """Serve the API with gunicorn and, on the embedded feed, a worker beside it."""
     from gunicorn.app.wsgiapp import WSGIApplication
 
+    from upare.gunicorn_worker import LIMIT_REQUEST_LINE
+
     logs.configure()
     settings = Settings.from_env()
     bootstrap(settings).close()  # create tables once, before the processes race for them
@@ -107,6 +109,8 @@ def serve(
         "gunicorn",
         f"--bind={host}:{port}",
         f"--workers={workers}",
+        "--worker-class=upare.gunicorn_worker.EnvelopeWorker",
+        f"--limit-request-line={LIMIT_REQUEST_LINE}",
         "--access-logfile=-",
         "--access-logformat=" + ACCESS_LOG_FORMAT,
         "upare.wsgi:application",

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import subprocess
+from dataclasses import dataclass
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
@@ -95,18 +96,33 @@ def approve(browser: requests.Session, url: str) -> str:
     return page.headers["Location"]
 
 
-def test_an_app_runs_the_code_flow_with_pkce_refreshes_and_calls_the_api(
-    server, settings, server_env
-):
+@dataclass
+class App:
+    """A third-party app's view of one run of the flow: its session, the issuer's metadata,
+    the PKCE verifier, the state it sent and the redirect it got back."""
+
+    session: OAuth2Session
+    meta: dict
+    verifier: str
+    state: str
+    location: str
+
+    def fetch_token(self) -> dict:
+        return self.session.fetch_token(
+            self.meta["token_endpoint"],
+            authorization_response=self.location,
+            code_verifier=self.verifier,
+        )
+
+
+def authorized(server: str, settings: Settings, server_env: dict[str, str], scope: str) -> App:
+    """Register an app from the CLI, point it at the issuer, and let alice approve it."""
     app = create_client(settings, server_env)
     meta = requests.get(f"{server}/.well-known/oauth-authorization-server", timeout=10).json()
-    assert "S256" in meta["code_challenge_methods_supported"]
-    browser = logged_in_user(server)
-
     session = OAuth2Session(
         app["client_id"],
         app["client_secret"],
-        scope="user_info calendar",
+        scope=scope,
         redirect_uri=REDIRECT,
         code_challenge_method="S256",
     )
@@ -114,50 +130,37 @@ def test_an_app_runs_the_code_flow_with_pkce_refreshes_and_calls_the_api(
     url, state = session.create_authorization_url(
         meta["authorization_endpoint"], code_verifier=verifier
     )
-    location = approve(browser, url)
-    assert location.startswith(REDIRECT + "?")
-    assert parse_qs(urlsplit(location).query)["state"] == [state]
+    return App(session, meta, verifier, state, approve(logged_in_user(server), url))
 
-    token = session.fetch_token(
-        meta["token_endpoint"], authorization_response=location, code_verifier=verifier
-    )
+
+def test_an_app_runs_the_code_flow_with_pkce_refreshes_and_calls_the_api(
+    server, settings, server_env
+):
+    app = authorized(server, settings, server_env, "user_info calendar")
+    assert "S256" in app.meta["code_challenge_methods_supported"]
+    assert app.location.startswith(REDIRECT + "?")
+    assert parse_qs(urlsplit(app.location).query)["state"] == [app.state]
+
+    token = app.fetch_token()
     assert token["token_type"] == "Bearer" and token["expires_in"] > 0
     assert set(token["scope"].split()) == {"user_info", "calendar"}
 
-    info = session.post(f"{server}/api/User/info", timeout=10).json()
+    info = app.session.post(f"{server}/api/User/info", timeout=10).json()
     assert info["error_code"] == 0 and info["user"]["username"] == "alice"
 
-    old = token["access_token"]
-    renewed = session.refresh_token(meta["token_endpoint"])
-    assert renewed["access_token"] != old and renewed["refresh_token"] != token["refresh_token"]
-    assert session.post(f"{server}/api/User/info", timeout=10).json()["error_code"] == 0
+    renewed = app.session.refresh_token(app.meta["token_endpoint"])
+    assert renewed["access_token"] != token["access_token"]
+    assert renewed["refresh_token"] != token["refresh_token"]
+    assert app.session.post(f"{server}/api/User/info", timeout=10).json()["error_code"] == 0
 
 
 def test_the_same_code_taken_twice_by_the_library_fails_the_second_time(
     server, settings, server_env
 ):
-    app = create_client(settings, server_env)
-    meta = requests.get(f"{server}/.well-known/oauth-authorization-server", timeout=10).json()
-    browser = logged_in_user(server)
-    session = OAuth2Session(
-        app["client_id"],
-        app["client_secret"],
-        scope="user_info",
-        redirect_uri=REDIRECT,
-        code_challenge_method="S256",
-    )
-    verifier = generate_token(48)
-    url, _ = session.create_authorization_url(
-        meta["authorization_endpoint"], code_verifier=verifier
-    )
-    location = approve(browser, url)
-    first = session.fetch_token(
-        meta["token_endpoint"], authorization_response=location, code_verifier=verifier
-    )
+    app = authorized(server, settings, server_env, "user_info")
+    first = app.fetch_token()
     with pytest.raises(OAuthError) as second:
-        session.fetch_token(
-            meta["token_endpoint"], authorization_response=location, code_verifier=verifier
-        )
+        app.fetch_token()
     assert "invalid_grant" in str(second.value)
     replayed = requests.post(
         f"{server}/api/User/info",

@@ -44,3 +44,21 @@ def test_a_caller_sees_its_own_write_without_asking_for_a_position(server, tmp_p
 
     assert answer.json()["user"]["username"] == "alice"
     assert "X-Stale" not in answer.headers
+
+
+def test_what_gunicorn_refuses_is_answered_in_the_envelope(server):
+    long_line = requests.get(
+        f"{server}/api/oauth/authorize", params={"state": "a" * 9000}, timeout=10
+    )
+    oversized = requests.get(f"{server}/healthz", headers={"X-Big": "b" * 9000}, timeout=10)
+    for answer, status in ((long_line, 414), (oversized, 431)):
+        assert answer.status_code == status
+        assert answer.headers["Content-Type"] == "application/json"
+        assert answer.json()["error_code"] == 100004 and answer.json()["message"] == (
+            "Validation failed"
+        )
+
+
+def test_a_long_oauth_request_line_is_served(server):
+    answer = requests.get(f"{server}/api/oauth/authorize", params={"state": "s" * 6000}, timeout=10)
+    assert answer.json()["error_code"] == 201101  # gunicorn's default 4094 would refuse it
