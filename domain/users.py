@@ -13,9 +13,14 @@ from domain.text import text_problem
 NAMESPACE = uuid5(NAMESPACE_URL, "https://upare.com/ids")
 FIRST_UID = 10001
 USERNAME = re.compile(r"[A-Za-z0-9_.-]{3,32}")
-# No controls, spaces or line separators (`\s` differs between Python and the ECMA regexes of
-# JSON Schema), nor the specials that make a mail header's address more than one (RFC 5322).
-_EMAIL_PART = r'[^@\x00-\x20\x7f-\x9f\u2028\u2029()<>\[\]:;,\\"]'
+# No controls and no character Python's `str.isspace` calls a space (spelt out, as `\s`
+# differs between Python and the ECMA regexes of JSON Schema: the rule is the same on both
+# sides, and trimming can never turn a valid address into an invalid one), nor the specials
+# that make a mail header's address more than one (RFC 5322).
+_EMAIL_PART = (
+    r"[^@\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+    r'()<>\[\]:;,\\"]'
+)
 EMAIL = re.compile(rf"{_EMAIL_PART}{{1,64}}@{_EMAIL_PART}+\.{_EMAIL_PART}+")
 MIN_PASSWORD = 8
 MAX_NICKNAME = 32

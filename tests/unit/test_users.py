@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from commands.application import WriteApplication
 from commands.handlers import Bus
 from commands.users import RegisterUser, Uids
 from domain.errors import UpareError
 from domain.passwords import verify_password
-from domain.users import Index, User, index_id, user_id
+from domain.users import EMAIL, Index, User, check_email, index_id, user_id
 from tests.unit import wiring
 
 
@@ -127,3 +129,13 @@ def test_a_second_claim_on_a_value_conflicts_in_the_store(store):
             Index(kind="username", value="Carol", owner=user_id(10001)),
         )
     assert not store.exists(user_id(10001))  # nothing of the refused transaction was kept
+
+
+@given(st.from_regex(EMAIL, fullmatch=True).filter(lambda email: len(email) <= 254))
+def test_every_address_the_documented_pattern_allows_is_accepted_as_it_is(email):
+    assert check_email(email) == email  # trimming never makes an allowed address refused
+
+
+def test_no_kind_of_space_is_part_of_an_address():
+    spaces = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+    assert not [hex(ord(s)) for s in spaces if EMAIL.fullmatch(f"a{s}b@example.com")]
