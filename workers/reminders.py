@@ -37,10 +37,17 @@ CATCH_UP_SECONDS = 5.0  # how long to wait for the read model to show the remind
 class Reminders:
     """Send the calendar's due reminders through the command bus until stopped."""
 
-    def __init__(self, db: ReadDB, bus: Bus, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        db: ReadDB,
+        bus: Bus,
+        clock: Callable[[], datetime],
+        catch_up: float = CATCH_UP_SECONDS,
+    ) -> None:
         self.db = db
         self.bus = bus
         self.clock = clock
+        self.catch_up = catch_up
         self.wakeup = db.wakeup(poll=POLL_SECONDS)
 
     def run_once(self) -> int:
@@ -50,7 +57,7 @@ class Reminders:
             done = self.bus.execute(SendReminder(todo_id=todo_id))
             if done.position:
                 sent, last = sent + 1, done.position
-        if last and not wait_for(self.db, ["calendar"], last, CATCH_UP_SECONDS, self.wakeup):
+        if last and not wait_for(self.db, ["calendar"], last, self.catch_up, self.wakeup):
             log.warning("the calendar read model is behind; its reminders are proposed again")
         return sent
 
