@@ -25,13 +25,18 @@ FALSE = {"0", "false", "no", "off"}
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 INTEGER = re.compile(r"-?[0-9]+")
 JSON_TYPES: dict[str, type] = {"string": str, "integer": int, "boolean": bool}
-# a "date-time": ISO 8601 with an offset, years 1000-9999, to the minute or finer; or Unix seconds
-LOCAL_TIME = (
-    r"[1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
-    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?"
+# a "date-time": ISO 8601 with an offset, to the minute or finer, of a real day of the years
+# 1000-9998 (so that no offset can carry it out of Python's); or Unix seconds
+YEAR = r"(?:[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+LEAP_YEAR = r"(?:[1-9][0-9](?:0[48]|[2468][048]|[13579][26])|(?:[2468][048]|[13579][26])00)"
+DATE = (
+    rf"(?:{YEAR}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+    rf"|{LEAP_YEAR}-02-29)"
 )
+LOCAL_TIME = DATE + r"T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?"
 TIME = LOCAL_TIME + r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
-FIRST_SECOND, LAST_SECOND = -30610224000, 253402300799  # 1000-01-01, 9999-12-31T23:59:59 UTC
+FIRST_SECOND, LAST_SECOND = -30610224000, 253370764799  # 1000-01-01, 9998-12-31T23:59:59 UTC
 
 
 @dataclass(frozen=True)
