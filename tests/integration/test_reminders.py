@@ -11,6 +11,8 @@ import pytest
 from commands.calendar import AddTodo, SendReminder, UpdateTodo
 from commands.users import RegisterUser
 from domain.calendar import iso
+from projections.calendar import CalendarProjection
+from projections.rebuild import rebuild
 from queries import calendar
 from tests.integration.feeds import project
 from upare.bootstrap import bootstrap
@@ -180,3 +182,17 @@ def feeder(container):
     from workers.store_feed import StoreFeed
 
     return StoreFeed(container.log, container.db, container.projections).run
+
+
+def test_a_rebuild_keeps_every_event_its_id_and_sent_reminders_sent(container, at):
+    uid = register(container)
+    for n in range(5):
+        add(container, uid, remind_in=-1 if n % 2 else 60, title=f"todo {n}")
+    project(container)
+    assert scheduler(container).run_once() == 2
+    project(container)
+    before = calendar.events(container.db, uid, everything=True)
+
+    assert rebuild(container.log, container.db, CalendarProjection).generation == 2
+    assert calendar.events(container.db, uid, everything=True) == before
+    assert calendar.due_reminders(container.db, iso(NOW), 10) == []
