@@ -10,6 +10,7 @@ from falcon.media.multipart import MultipartFormHandler
 from api import (
     authorize,
     avatars,
+    calendar,
     captchas,
     codes,
     discovery,
@@ -55,6 +56,10 @@ RESOURCES: list[type[Resource]] = [
     tokens.Delete,
     tokens.Revoke,
     authorize.Authorize,
+    calendar.AddEvent,
+    calendar.UpdateEvent,
+    calendar.DeleteEvent,
+    calendar.Events,
 ]
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import falcon
 from apispec import APISpec
 
-from api.params import RESPONSE_TYPE, Param
+from api.params import FIRST_SECOND, LAST_SECOND, RESPONSE_TYPE, TIME, Param
 from api.resource import Resource
 from domain.errors import ERRORS
 
@@ -46,6 +46,15 @@ def param_schema(param: Param) -> dict[str, Any]:
     """Return the JSON schema of one parameter's value."""
     if param.type == "file":
         return {"type": "string", "format": "binary", "description": param.description}
+    if param.type == "date-time":
+        empty = "" if param.required or param.min_length else "?"  # empty: no time
+        return {
+            "description": param.description,
+            "oneOf": [
+                {"type": "string", "pattern": f"^(?:{TIME}){empty}$"},
+                {"type": "integer", "minimum": FIRST_SECOND, "maximum": LAST_SECOND},
+            ],
+        }
     schema: dict[str, Any] = {"type": param.type, "description": param.description}
     if param.type == "integer":
         schema.update(minimum=param.minimum, maximum=param.maximum)

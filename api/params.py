@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import falcon
 
 from api.middleware import responds
+from domain.calendar import iso
 from domain.errors import UpareError, invalid
 
 TRUE = {"1", "true", "yes", "on"}
@@ -23,6 +25,18 @@ FALSE = {"0", "false", "no", "off"}
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 INTEGER = re.compile(r"-?[0-9]+")
 JSON_TYPES: dict[str, type] = {"string": str, "integer": int, "boolean": bool}
+# a "date-time": ISO 8601 with an offset, to the minute or finer, of a real day of the years
+# 1000-9998 (so that no offset can carry it out of Python's); or Unix seconds
+YEAR = r"(?:[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+LEAP_YEAR = r"(?:[1-9][0-9](?:0[48]|[2468][048]|[13579][26])|(?:[2468][048]|[13579][26])00)"
+DATE = (
+    rf"(?:{YEAR}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+    rf"|{LEAP_YEAR}-02-29)"
+)
+LOCAL_TIME = DATE + r"T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?"
+TIME = LOCAL_TIME + r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+FIRST_SECOND, LAST_SECOND = -30610224000, 253370764799  # 1000-01-01, 9998-12-31T23:59:59 UTC
 
 
 @dataclass(frozen=True)
@@ -43,10 +57,12 @@ class Param:
     parameters. An absent optional value reads as `default`; one sent empty is read like any
     other (so `block=` is refused), or answers `empty` where that code is declared.
     The `choices` of a file are the media types it may be (documented; read by content).
+    A `date-time` reads as `domain.calendar.iso` text (UTC, to the second); sent empty, and
+    allowed to be (not required, no `min_length`), it reads as "" (no time).
     """
 
     name: str
-    type: str = "string"  # string, integer, boolean, file
+    type: str = "string"  # string, integer, boolean, date-time, file
     required: bool = False
     description: str = ""
     missing: int = 100004
@@ -69,6 +85,8 @@ class Param:
             if not isinstance(value, Upload):
                 raise ValueError("must be a file")
             return value
+        if self.type == "date-time":
+            return self._time(value, typed)
         if typed:
             if self.type == "integer" and isinstance(value, float) and value.is_integer():
                 value = int(value)  # JSON Schema: 5.0 is an integer
@@ -90,6 +108,30 @@ class Param:
         if not self.minimum <= value <= self.maximum:
             raise ValueError(f"must be between {self.minimum} and {self.maximum}")
         return value
+
+    def _time(self, value: Any, typed: bool) -> str:
+        """Read ISO 8601 text with an offset, or Unix seconds (a JSON number, or digits as text)."""
+        if typed and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        digits = not typed and isinstance(value, str) and INTEGER.fullmatch(value)
+        if type(value) is int or digits:
+            if not FIRST_SECOND <= int(value) <= LAST_SECOND:
+                raise ValueError(f"must be Unix seconds from {FIRST_SECOND} to {LAST_SECOND}")
+            return iso(datetime.fromtimestamp(int(value), UTC))
+        if not isinstance(value, str):
+            raise ValueError("must be ISO 8601 text or Unix seconds")
+        if value == "" and not self.min_length:
+            return ""
+        if re.fullmatch(LOCAL_TIME, value):
+            raise ValueError("needs its offset (Z or +hh:mm), e.g. 2026-12-01T09:30:00+08:00")
+        if not re.fullmatch(TIME, value):
+            raise ValueError(
+                "must be ISO 8601 with an offset (2026-12-01T09:30:00Z), or Unix seconds"
+            )
+        try:
+            return iso(datetime.fromisoformat(value))
+        except (ValueError, OverflowError):
+            raise ValueError("is no such time") from None
 
     def _boolean(self, value: str | bool) -> bool:
         if isinstance(value, bool):

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
+from eventsourcing.utils import get_topic
 
 
 @dataclass(frozen=True)
@@ -32,3 +33,17 @@ class WriteApplication(Application[UUID]):
     def exists(self, aggregate_id: UUID) -> bool:
         """Tell whether any event was stored for this aggregate id."""
         return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    def created_at(self, created: type[Aggregate.Created], position: int) -> Aggregate | None:
+        """Return the aggregate whose `created` event is at this global position, if any.
+
+        Clients know messages and to-do events by that position (the id their read models
+        show), so a command finds the aggregate behind such an id here.
+        """
+        found = self.recorder.select_notifications(
+            position, 1, stop=position, topics=[get_topic(created)]
+        )
+        if not found:
+            return None
+        aggregate: Aggregate = self.repository.get(UUID(str(found[0].originator_id)))
+        return aggregate

@@ -20,7 +20,7 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
-from commands import avatars, clients, codes, inbox, sessions, sns, tokens
+from commands import avatars, calendar, clients, codes, inbox, sessions, sns, tokens
 from commands.application import Done
 from commands.authorize import IssueCode, issue_code
 from commands.profiles import (
@@ -54,6 +54,10 @@ HANDLERS: dict[type, Callable[..., Done]] = {
     tokens.DeleteAccess: tokens.delete_access,
     tokens.RevokeGrant: tokens.revoke_grant,
     IssueCode: issue_code,
+    calendar.AddTodo: calendar.add_todo,
+    calendar.UpdateTodo: calendar.update_todo,
+    calendar.DeleteTodo: calendar.delete_todo,
+    calendar.SendReminder: calendar.send_reminder,
 }
 ATTEMPTS = 30  # runs of a command that keeps meeting concurrent writers before it gives up
 # the code a command answers when it never got past its conflicts (else: 100001)
@@ -62,6 +66,7 @@ GAVE_UP: dict[type, int] = {
     ModifyBasicInfo: 202303,
     ModifyDetailInfo: 202303,
     sns.RegisterWithSns: 202202,
+    calendar.AddTodo: 203201,
 }
 
 

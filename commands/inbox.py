@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from uuid import UUID
-
-from eventsourcing.utils import get_topic
 
 from commands.application import Done, WriteApplication
 from domain.errors import ERRORS, UpareError
 from domain.inbox import Message
-
-SENT = get_topic(Message.Sent)
 
 
 def message(uid: int, text: str, error_code: int = 0) -> Message:
@@ -27,15 +22,6 @@ def message(uid: int, text: str, error_code: int = 0) -> Message:
     return Message(uid=uid, text=text, error_code=error_code)
 
 
-def find_message(app: WriteApplication, message_id: int) -> Message | None:
-    """Return the message whose `Sent` event is at this global position, if there is one."""
-    found = app.recorder.select_notifications(message_id, 1, stop=message_id, topics=[SENT])
-    if not found:
-        return None
-    sent: Message = app.repository.get(UUID(str(found[0].originator_id)))
-    return sent
-
-
 @dataclass(frozen=True, kw_only=True)
 class ReadMessage:
     uid: int
@@ -47,8 +33,8 @@ def read_message(command: ReadMessage, *, app: WriteApplication) -> Done:
 
     404 when there is no such message or it is someone else's: a client cannot tell which.
     """
-    found = find_message(app, command.message_id)
-    if found is None or found.uid != command.uid:
+    found = app.created_at(Message.Sent, command.message_id)
+    if not isinstance(found, Message) or found.uid != command.uid:
         raise UpareError(404)
     if not found.unread:
         return Done()

@@ -1,8 +1,14 @@
 """Read models: one projection class each, and the list of them all."""
 
 from projections.base import Projection
+from projections.calendar import CalendarProjection
 from projections.clients import ClientsProjection
 from projections.inbox import InboxProjection
 from projections.users import UsersProjection
 
-PROJECTIONS: list[type[Projection]] = [UsersProjection, InboxProjection, ClientsProjection]
+PROJECTIONS: list[type[Projection]] = [
+    UsersProjection,
+    InboxProjection,
+    ClientsProjection,
+    CalendarProjection,
+]

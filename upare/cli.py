@@ -51,7 +51,7 @@ def db_init() -> None:
 
 @app.command()
 def worker() -> None:
-    """Run the workers until stopped: the projections, and the outbox's deliverer.
+    """Run the workers until stopped: the projections, the outbox's deliverer, the reminders.
 
     The projections are fed from the store's log, or on Kafka by the relay and a projector.
     """
@@ -64,7 +64,8 @@ def worker() -> None:
             return
         feed = StoreFeed(container.log, container.db, container.projections, container.retry)
         deliverer = cli_outbox.deliverer_loop(container)
-        cli_pipeline.run_loops([feed.run, deliverer], stop_on_signals())
+        reminders = cli_pipeline.reminders_loop(container)
+        cli_pipeline.run_loops([feed.run, deliverer, reminders], stop_on_signals())
 
 
 def share_metrics(settings: Settings) -> None:

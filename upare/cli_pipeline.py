@@ -51,6 +51,13 @@ def projector_loop(container: Container) -> Callable[[threading.Event], None]:
     ).run
 
 
+def reminders_loop(container: Container) -> Callable[[threading.Event], None]:
+    """Return the reminder scheduler's loop for this process."""
+    from workers.reminders import Reminders
+
+    return Reminders(container.db, container.bus, container.clock).run
+
+
 def run_loops(loops: list[Callable[[threading.Event], None]], stop: threading.Event) -> None:
     """Run loops in threads until `stop` is set; if one fails, stop the others and fail."""
     failed: list[BaseException] = []
@@ -96,9 +103,16 @@ def deliverer() -> None:
     _run(deliverer_loop)
 
 
+def reminders() -> None:
+    """Send the calendar's due reminders to the inbox until stopped."""
+    _run(reminders_loop)
+
+
 def kafka_worker(container: Container, stop: threading.Event) -> None:
-    """Run the relay, the projector and the deliverer in this process (`upare worker` on Kafka)."""
-    run_loops([relay_loop(container), projector_loop(container), deliverer_loop(container)], stop)
+    """Run the relay, the projector, the deliverer and the reminders in this process (`upare
+    worker` on Kafka)."""
+    loops = [relay_loop(container), projector_loop(container), deliverer_loop(container)]
+    run_loops([*loops, reminders_loop(container)], stop)
 
 
 @dead_letters_app.command("list")
@@ -166,8 +180,9 @@ def skip_command(
 
 
 def register(app: typer.Typer, projections_app: typer.Typer) -> None:
-    """Add `relay`, `projector`, `deliverer` and `projections dead-letters` to `upare`."""
+    """Add `relay`, `projector`, `deliverer`, `reminders` and `projections dead-letters`."""
     app.command()(relay)
     app.command()(projector)
     app.command()(deliverer)
+    app.command()(reminders)
     projections_app.add_typer(dead_letters_app, name="dead-letters")
