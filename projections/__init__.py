@@ -3,6 +3,9 @@
 from projections.base import Projection
 from projections.clients import ClientsProjection
 from projections.inbox import InboxProjection
+from projections.notices import NoticesProjection
 from projections.users import UsersProjection
 
 PROJECTIONS: list[type[Projection]] = [UsersProjection, InboxProjection, ClientsProjection]
+# fed apart from the read models, by the notifier's own feed (workers.notifier)
+NOTIFIER_PROJECTIONS: list[type[Projection]] = [NoticesProjection]
