@@ -23,6 +23,12 @@ from eventsourcing.persistence import IntegrityError
 from commands import avatars, calendar, clients, codes, inbox, sessions, sns, tokens
 from commands.application import Done
 from commands.authorize import IssueCode, issue_code
+from commands.notices import (
+    RecordFriendNotified,
+    RecordNotificationFailed,
+    record_friend_notified,
+    record_notification_failed,
+)
 from commands.profiles import (
     ModifyBasicInfo,
     ModifyDetailInfo,
@@ -41,6 +47,9 @@ HANDLERS: dict[type, Callable[..., Done]] = {
     sns.BindSns: sns.bind_sns,
     sns.UnbindSns: sns.unbind_sns,
     inbox.ReadMessage: inbox.read_message,
+    inbox.DeliverMessage: inbox.deliver_message,
+    RecordFriendNotified: record_friend_notified,
+    RecordNotificationFailed: record_notification_failed,
     avatars.UploadAvatar: avatars.upload_avatar,
     clients.CreateClient: clients.create_client,
     clients.RotateClientSecret: clients.rotate_client_secret,

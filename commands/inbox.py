@@ -1,12 +1,15 @@
-"""Commands on the inbox: a message to save with another command's change, and reading one."""
+"""Commands on the inbox: a message to save with another command's change, delivering one from
+the outbox, and reading one."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import UUID, uuid5
 
 from commands.application import Done, WriteApplication
 from domain.errors import ERRORS, UpareError
 from domain.inbox import Message
+from domain.users import NAMESPACE
 
 
 def message(uid: int, text: str, error_code: int = 0) -> Message:
@@ -20,6 +23,34 @@ def message(uid: int, text: str, error_code: int = 0) -> Message:
     if error_code not in ERRORS:
         raise ValueError(f"{error_code} is not a code of api-faq.md")
     return Message(uid=uid, text=text, error_code=error_code)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliverMessage:
+    key: str  # the outbox row's idempotency key
+    uid: int
+    text: str
+
+
+def delivered_id(key: str) -> UUID:
+    """Return the id of the message that delivers the outbox row with this key."""
+    return uuid5(NAMESPACE, f"outbox:{key}")
+
+
+def deliver_message(command: DeliverMessage, *, app: WriteApplication) -> Done:
+    """Save the message an outbox row holds, once: its id comes from the row's key.
+
+    A second delivery of the row (a deliverer that died before recording the first, two
+    deliverers on one row) finds the message stored and stores nothing; two at the same moment
+    meet on the store's constraint, and the bus's rerun finds it stored.
+    """
+    message_id = delivered_id(command.key)
+    if app.exists(message_id):
+        return Done()
+    sent = Message._create(
+        Message.Sent, id=message_id, uid=command.uid, text=command.text, error_code=0
+    )
+    return app.record(sent)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,6 +4,7 @@ from projections.base import Projection
 from projections.calendar import CalendarProjection
 from projections.clients import ClientsProjection
 from projections.inbox import InboxProjection
+from projections.notices import NoticesProjection
 from projections.users import UsersProjection
 
 PROJECTIONS: list[type[Projection]] = [
@@ -12,3 +13,5 @@ PROJECTIONS: list[type[Projection]] = [
     ClientsProjection,
     CalendarProjection,
 ]
+# fed apart from the read models, by the notifier's own feed (workers.notifier)
+NOTIFIER_PROJECTIONS: list[type[Projection]] = [NoticesProjection]

@@ -39,6 +39,10 @@ class Projection:
     `replay` is True while a rebuild replays events the live generation has already handled.
     A projection with side effects (`has_side_effects = True`: mails, SMS) queues them with
     `send`, which writes nothing while `replay` is set: a rebuild never delivers.
+
+    `after` names the projections whose tables this one reads while it handles an event: the
+    feeds give it an event only once those have passed its position (outside any
+    transaction), so what it reads there is never older than the event.
     """
 
     name: ClassVar[str]
@@ -47,6 +51,7 @@ class Projection:
     indexes: ClassVar[dict[str, list[str]]] = {}  # table: indexed column lists
     handlers: ClassVar[dict[type, Handler]]  # event class: handler
     has_side_effects: ClassVar[bool] = False
+    after: ClassVar[tuple[str, ...]] = ()  # projections read while handling (see above)
     _by_topic: ClassVar[dict[str, type | None]]  # event topic: the class whose handler runs
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -1,4 +1,5 @@
-"""The outbox: mails and SMS to deliver, written in the transaction that decided on them.
+"""The outbox: mails, SMS and inbox messages to deliver, written in the transaction that
+decided on them.
 
 A projection queues a message with `Projection.send` in its read-model transaction, so the row
 commits with its change or not at all; a command, which has no read-model transaction, uses
@@ -25,7 +26,7 @@ COLUMNS = (
     " created_at TEXT NOT NULL, sent_at TEXT"
 )
 CHANNEL = "upare_outbox"  # NOTIFY'd on PostgreSQL when a row is queued
-MAIL, SMS = "mail", "sms"
+MAIL, SMS, INBOX = "mail", "sms", "inbox"
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 # Rows a deliverer may take once `next_attempt_at` has come: `sending` ones are those whose
 # deliverer's lease ran out (it died while sending). Literals, so the partial index applies.
@@ -38,7 +39,8 @@ FIELDS = (
 
 @dataclass(frozen=True, kw_only=True)
 class Message:
-    """What to deliver: a mail (with a subject) or an SMS (subject empty)."""
+    """What to deliver: a mail (with a subject), an SMS (subject empty), or an inbox message
+    (`to` is the recipient's uid; the deliverer saves it through a command)."""
 
     channel: str
     to: str
@@ -52,6 +54,10 @@ def mail(*, to: str, subject: str, body: str) -> Message:
 
 def sms(*, to: str, body: str) -> Message:
     return Message(channel=SMS, to=to, body=body)
+
+
+def inbox(*, uid: int, text: str) -> Message:
+    return Message(channel=INBOX, to=str(uid), body=text)
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 
 from commands.application import WriteApplication
 from commands.handlers import Bus
 from commands.users import Uids
-from projections import PROJECTIONS, catalog
+from projections import NOTIFIER_PROJECTIONS, PROJECTIONS, catalog
 from projections.apply import Retry
 from projections.base import Projection
 from projections.database import ReadDB
@@ -34,8 +34,16 @@ class Container:
     db: ReadDB
     cache: Cache
     mailer: Mailer
-    projections: list[type[Projection]]
+    projections: list[type[Projection]]  # the read models' feed
     clock: Callable[[], datetime] = utc_now
+    notifier_projections: list[type[Projection]] = field(
+        default_factory=lambda: list(NOTIFIER_PROJECTIONS)
+    )  # the notifier's feed
+
+    @property
+    def every_projection(self) -> list[type[Projection]]:
+        """Every projection, whichever feed runs it (for installs, status and rebuilds)."""
+        return [*self.projections, *self.notifier_projections]
 
     @cached_property
     def log(self) -> EventLog:
@@ -142,5 +150,5 @@ def bootstrap(
         projections=PROJECTIONS if projections is None else projections,
     )
     if install:
-        catalog.install(container.db, container.projections, container.log.head())
+        catalog.install(container.db, container.every_projection, container.log.head())
     return container

@@ -21,7 +21,7 @@ app = typer.Typer(help="Upare: an event-sourced social calendar backend.", no_ar
 db_app = typer.Typer(help="The event store and read-model databases.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(projections_app, name="projections")
-cli_pipeline.register(app, projections_app)  # relay, projector, deliverer, dead-letters
+cli_pipeline.register(app, projections_app)  # relay, projector, deliverer, notifier, ...
 app.add_typer(cli_outbox.app, name="outbox")
 app.add_typer(cli_image.app, name="image")
 app.add_typer(cli_sns.app, name="sns")
@@ -51,9 +51,11 @@ def db_init() -> None:
 
 @app.command()
 def worker() -> None:
-    """Run the workers until stopped: the projections, the outbox's deliverer, the reminders.
+    """Run the workers until stopped: the projections, the notifier, the outbox's deliverer
+    and the reminders.
 
-    The projections are fed from the store's log, or on Kafka by the relay and a projector.
+    The projections are fed from the store's log, or on Kafka by the relay and a projector;
+    the notifier has a feed of its own either way.
     """
     from workers.store_feed import StoreFeed
 
@@ -65,7 +67,8 @@ def worker() -> None:
         feed = StoreFeed(container.log, container.db, container.projections, container.retry)
         deliverer = cli_outbox.deliverer_loop(container)
         reminders = cli_pipeline.reminders_loop(container)
-        cli_pipeline.run_loops([feed.run, deliverer, reminders], stop_on_signals())
+        notifier = cli_pipeline.notifier_loops(container)
+        cli_pipeline.run_loops([feed.run, *notifier, deliverer, reminders], stop_on_signals())
 
 
 def share_metrics(settings: Settings) -> None:

@@ -10,16 +10,32 @@ from rich.console import Console
 from rich.table import Table
 
 from projections import outbox
+from projections.notices import NoticesProjection
 from upare import logs
 from upare.bootstrap import Container, bootstrap
-from workers.deliverer import Deliverer, Policy
+from workers.deliverer import Channels, Deliverer, Policy, Sender, ToInbox
 
-app = typer.Typer(help="The outbox: mails and SMS waiting, sent or failed.", no_args_is_help=True)
+app = typer.Typer(
+    help="The outbox: mails, SMS and inbox messages waiting, sent or failed.", no_args_is_help=True
+)
 
 
 def deliverer_loop(container: Container) -> Callable[[threading.Event], None]:
     """Return the deliverer's loop for this process."""
-    return Deliverer(container.db, container.mailer, Policy.of(container.settings)).run
+    return build_deliverer(container).run
+
+
+def build_deliverer(container: Container) -> Deliverer:
+    """Return the deliverer of this process: mail and SMS through the mailer, inbox messages
+    through the bus; new friends' notices retried per UPARE_NOTIFY_*."""
+    mailer, settings = container.mailer, container.settings
+    senders: dict[str, Sender] = {
+        outbox.MAIL: mailer,
+        outbox.SMS: mailer,
+        outbox.INBOX: ToInbox(container.bus),
+    }
+    notices = {NoticesProjection.name: Policy.notify(settings)}
+    return Deliverer(container.db, Channels(senders), Policy.of(settings), notices)
 
 
 @app.command("list")

@@ -1,10 +1,12 @@
-"""`upare relay`, `upare projector` and `upare projections dead-letters ...`: the Kafka pipeline."""
+"""`upare relay`, `upare projector`, `upare notifier` and `upare projections dead-letters ...`:
+the event pipeline's processes."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 import typer
 from rich.console import Console
@@ -58,6 +60,26 @@ def reminders_loop(container: Container) -> Callable[[threading.Event], None]:
     return Reminders(container.db, container.bus, container.clock).run
 
 
+def notifier_loops(container: Container) -> list[Callable[[threading.Event], None]]:
+    """Return the notifier's loops: the notices' own feed, and the outcomes' loop.
+
+    The feed is a store feed of its own, or on Kafka a projector in a consumer group of its
+    own (`<group>-notifier`), so the notifier's lag never holds back the read models.
+    """
+    from workers.notifier import Notifier
+    from workers.projector import Projector
+    from workers.store_feed import StoreFeed
+
+    log, db, classes = container.log, container.db, container.notifier_projections
+    if container.settings.kafka_bootstrap:
+        config = kafka_config(container)
+        config = replace(config, group=f"{config.group}-notifier")
+        feed = Projector(log, db, classes, config, container.retry).run
+    else:
+        feed = StoreFeed(log, db, classes, container.retry).run
+    return [feed, Notifier(db, container.bus).run]
+
+
 def run_loops(loops: list[Callable[[threading.Event], None]], stop: threading.Event) -> None:
     """Run loops in threads until `stop` is set; if one fails, stop the others and fail."""
     failed: list[BaseException] = []
@@ -99,7 +121,7 @@ def projector() -> None:
 
 
 def deliverer() -> None:
-    """Send the outbox's mails and SMS until stopped."""
+    """Send the outbox's mails, SMS and inbox messages until stopped."""
     _run(deliverer_loop)
 
 
@@ -108,11 +130,24 @@ def reminders() -> None:
     _run(reminders_loop)
 
 
+def notifier() -> None:
+    """Notify new friends (inbox, mail) and record the outcomes (204104) until stopped.
+
+    Runs the notices' own feed, the outcomes' loop and a deliverer.
+    """
+    from upare.cli import stop_on_signals
+
+    logs.configure()
+    with bootstrap() as container:
+        loops = [*notifier_loops(container), deliverer_loop(container)]
+        run_loops(loops, stop_on_signals())
+
+
 def kafka_worker(container: Container, stop: threading.Event) -> None:
-    """Run the relay, the projector, the deliverer and the reminders in this process (`upare
-    worker` on Kafka)."""
-    loops = [relay_loop(container), projector_loop(container), deliverer_loop(container)]
-    run_loops([*loops, reminders_loop(container)], stop)
+    """Run the relay, the projector, the notifier, the deliverer and the reminders in this
+    process (`upare worker` on Kafka)."""
+    loops = [relay_loop(container), projector_loop(container), *notifier_loops(container)]
+    run_loops([*loops, deliverer_loop(container), reminders_loop(container)], stop)
 
 
 @dead_letters_app.command("list")
@@ -180,9 +215,11 @@ def skip_command(
 
 
 def register(app: typer.Typer, projections_app: typer.Typer) -> None:
-    """Add `relay`, `projector`, `deliverer`, `reminders` and `projections dead-letters`."""
+    """Add `relay`, `projector`, `deliverer`, `notifier`, `reminders` and `projections
+    dead-letters`."""
     app.command()(relay)
     app.command()(projector)
     app.command()(deliverer)
+    app.command()(notifier)
     app.command()(reminders)
     projections_app.add_typer(dead_letters_app, name="dead-letters")

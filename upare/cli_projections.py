@@ -27,10 +27,10 @@ app = typer.Typer(help="The projections (read models): status and rebuilds.", no
 
 def find(container: Container, name: str) -> type[Projection]:
     """Return the projection class of this name, or refuse the argument."""
-    for cls in container.projections:
+    for cls in container.every_projection:
         if cls.name == name:
             return cls
-    known = ", ".join(cls.name for cls in container.projections)
+    known = ", ".join(cls.name for cls in container.every_projection)
     raise typer.BadParameter(f"no projection {name!r} (known: {known})", param_hint="NAME")
 
 
@@ -75,7 +75,7 @@ def status_command() -> None:
     logs.configure("WARNING")
     with bootstrap() as container:
         on_kafka = bool(container.settings.kafka_bootstrap)
-        status = pipeline_status(container.log, container.db, container.projections, on_kafka)
+        status = pipeline_status(container.log, container.db, container.every_projection, on_kafka)
         deliveries = outbox.counts(container.db)
     table = Table(title=f"projections (event store at position {status.head})")
     for header in ("projection", "generation", "watermark", "lag (events)", "lag (s)"):

@@ -26,6 +26,8 @@ class Settings:
     delivery_attempts: int = 5  # sends of an outbox message before it is marked failed
     delivery_backoff: float = 2.0  # seconds before the first retry, doubling
     delivery_lease: float = 120.0  # seconds a deliverer holds a message it is sending
+    notify_attempts: int = 3  # sends of a new friend's notice (inbox, mail) before 204104
+    notify_backoff: float = 2.0  # seconds before its first retry, doubling
     secret_key: str = "development-only-secret"  # noqa: S105 (refused in production)
     max_body_bytes: int = 8 * 1024 * 1024
     captcha_test_mode: bool = False  # the answer PASSED always passes (refused in production)
@@ -60,6 +62,8 @@ class Settings:
             delivery_attempts=int(environ.get("UPARE_DELIVERY_ATTEMPTS") or cls.delivery_attempts),
             delivery_backoff=float(environ.get("UPARE_DELIVERY_BACKOFF") or cls.delivery_backoff),
             delivery_lease=float(environ.get("UPARE_DELIVERY_LEASE") or cls.delivery_lease),
+            notify_attempts=int(environ.get("UPARE_NOTIFY_ATTEMPTS") or cls.notify_attempts),
+            notify_backoff=float(environ.get("UPARE_NOTIFY_BACKOFF") or cls.notify_backoff),
             secret_key=environ.get("UPARE_SECRET_KEY") or cls.secret_key,
             max_body_bytes=int(environ.get("UPARE_MAX_BODY_BYTES") or cls.max_body_bytes),
             captcha_test_mode=flag(environ.get("UPARE_CAPTCHA_TEST_MODE")),
@@ -115,6 +119,10 @@ class Settings:
             raise SystemExit("UPARE_SMS_URL must be file:///DIR or console://")
         if self.delivery_attempts < 1:
             raise SystemExit("UPARE_DELIVERY_ATTEMPTS must be 1 or more")
+        if self.notify_attempts < 1:
+            raise SystemExit("UPARE_NOTIFY_ATTEMPTS must be 1 or more")
+        if self.notify_backoff < 0:
+            raise SystemExit("UPARE_NOTIFY_BACKOFF must be 0 seconds or more")
         for name, rate in (
             ("UPARE_OAUTH_CLIENT_RATE", self.oauth_client_rate),
             ("UPARE_OAUTH_TOKEN_RATE", self.oauth_token_rate),

@@ -5,11 +5,15 @@ For one message at a time:
    out), sets it `sending`, counts the attempt and leases it for `lease` seconds. On
    PostgreSQL `FOR UPDATE SKIP LOCKED` lets several deliverers share the outbox; on SQLite
    `BEGIN IMMEDIATE` serialises them.
-2. **send** it through the mailer, outside any transaction.
+2. **send** it through the sender of its channel (`Channels`: the mailer for mail and SMS,
+   the command bus for inbox messages), outside any transaction.
 3. **record**, in a second transaction: `sent` with the time; after a failure `pending` again,
    due `backoff * 2**(attempts - 1)` seconds later, or `failed` once `attempts` are spent,
-   with the error. The update matches only its own claim (still `sending`, same attempt), so a
-   deliverer whose lease ran out cannot overwrite a later attempt's outcome.
+   with the error. The policy is the one of the projection that queued the row (its key
+   starts with the projection's name; the new friends' notices have UPARE_NOTIFY_*), else
+   the deliverer's own (UPARE_DELIVERY_*). The update matches only its own claim (still
+   `sending`, same attempt), so a deliverer whose lease ran out cannot overwrite a later
+   attempt's outcome.
 
 A deliverer killed between 2 and the commit of 3 leaves the row `sending`; when the lease runs
 out another (or the restarted) deliverer sends it again. SMTP cannot tell whether it has a mail
@@ -29,13 +33,16 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
+from commands.inbox import DeliverMessage
 from projections import outbox
 from projections.database import ReadDB, Transaction
 from upare.outages import RideOut
 from upare.settings import Settings
-from workers.mailer import Mailer, Refused, Unavailable
+from workers.mailer import Refused, Unavailable
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.05  # look for due rows this often when idle (PostgreSQL also wakes on NOTIFY)
@@ -54,6 +61,39 @@ class Policy:
     def of(cls, settings: Settings) -> Policy:
         """Return the policy the settings give (UPARE_DELIVERY_*)."""
         return cls(settings.delivery_attempts, settings.delivery_backoff, settings.delivery_lease)
+
+    @classmethod
+    def notify(cls, settings: Settings) -> Policy:
+        """Return the policy of a new friend's notices (UPARE_NOTIFY_*)."""
+        return cls(settings.notify_attempts, settings.notify_backoff, settings.delivery_lease)
+
+
+class Sender(Protocol):
+    def send(self, key: str, message: outbox.Message) -> None: ...
+
+
+class Executes(Protocol):
+    def execute(self, command: object) -> object: ...
+
+
+class ToInbox:
+    """Deliver inbox messages through the command bus (`commands.inbox.DeliverMessage`)."""
+
+    def __init__(self, bus: Executes) -> None:
+        self.bus = bus
+
+    def send(self, key: str, message: outbox.Message) -> None:
+        self.bus.execute(DeliverMessage(key=key, uid=int(message.to), text=message.body))
+
+
+class Channels:
+    """Send each message through the sender of its channel."""
+
+    def __init__(self, senders: Mapping[str, Sender]) -> None:
+        self.senders = senders
+
+    def send(self, key: str, message: outbox.Message) -> None:
+        self.senders[message.channel].send(key, message)
 
 
 @dataclass(frozen=True)
@@ -102,18 +142,33 @@ def record(tx: Transaction, outcome: Outcome, policy: Policy) -> None:
 
 
 class Deliverer:
-    """Send the outbox's due messages through the mailer until stopped."""
+    """Send the outbox's due messages through `sender` (a `Mailer`, or `Channels`) until stopped.
 
-    def __init__(self, db: ReadDB, mailer: Mailer, policy: Policy) -> None:
+    `policies` gives the policy of the rows whose key starts with `<name>:`; the others
+    have `policy`.
+    """
+
+    def __init__(
+        self,
+        db: ReadDB,
+        sender: Sender,
+        policy: Policy,
+        policies: Mapping[str, Policy] | None = None,
+    ) -> None:
         self.db = db
-        self.mailer = mailer
+        self.sender = sender
         self.policy = policy
+        self.policies = dict(policies or {})
         self.unrecorded: Outcome | None = None  # sent, but the database failed to record it
 
+    def policy_of(self, key: str) -> Policy:
+        """Return the policy of the row with this key: its projection's, else the default."""
+        return self.policies.get(key.partition(":")[0], self.policy)
+
     def send(self, delivery: outbox.Delivery) -> Outcome:
-        """Hand one claimed message to the mailer; return the outcome, never raise."""
+        """Hand one claimed message to its sender; return the outcome, never raise."""
         try:
-            self.mailer.send(delivery.key, delivery.message)
+            self.sender.send(delivery.key, delivery.message)
         except Exception as ex:
             kind = "refused" if isinstance(ex, Refused) else "unavailable"
             if not isinstance(ex, Refused | Unavailable):
@@ -136,7 +191,7 @@ class Deliverer:
             return Outcome(key, 0)
         outcome = self.send(delivery)
         with self.db.transaction() as tx:
-            record(tx, outcome, self.policy)
+            record(tx, outcome, self.policy_of(key))
         return outcome
 
     def run_once(self) -> int:
@@ -145,7 +200,7 @@ class Deliverer:
         while tried < BATCH:
             if self.unrecorded is not None:
                 with self.db.transaction() as tx:
-                    record(tx, self.unrecorded, self.policy)
+                    record(tx, self.unrecorded, self.policy_of(self.unrecorded.key))
                 self.unrecorded = None
             with self.db.transaction() as tx:
                 delivery = claim(tx, self.policy.lease)

@@ -32,12 +32,15 @@ from projections.apply import Retry, apply_batch, with_retries
 from projections.base import Projection
 from projections.database import ReadDB, Transaction
 from projections.events import EventLog, EventRecord
+from projections.wakeup import Poll
+from queries.freshness import wait_for
 from upare.outages import RideOut
 from workers import kafka
 
 log = logging.getLogger(__name__)
 POLL_MS = 500  # the longest wait for records; `stop` is looked at in between
 MAX_RECORDS = 1000
+AFTER_WAIT_SECONDS = 1.0  # a wait for the projections another reads, between looks at `stop`
 STALL_SECONDS = 30.0  # a backlog that nothing moved for this long: the consumer is replaced
 
 
@@ -139,6 +142,7 @@ class Projector:
             )
         for cls in self.projection_classes:
             if any(cls.wants(event) for event in events):
+                self._wait_for_after(cls, events, stop)
                 with_retries(partial(self._apply, cls, events, progress), self.retry, stop)
         self._record_the_rest(consumer, progress)
         if batch:
@@ -146,6 +150,22 @@ class Projector:
                 consumer.commit(timeout_ms=10000)
             except (CommitFailedError, KafkaError) as ex:  # redelivered later: duplicates
                 log.warning("offsets not committed: %r", ex)
+
+    def _wait_for_after(
+        self, cls: type[Projection], events: list[EventRecord], stop: threading.Event
+    ) -> None:
+        """Wait, outside any transaction, until what `cls` reads has passed its events.
+
+        Its own consumer group may run ahead of the projections it reads (`Projection.after`);
+        it waits as long as they lag, and raises `InterruptedError` when stopped meanwhile.
+        """
+        if not cls.after:
+            return
+        last = max(event.position for event in events if cls.wants(event))
+        while not wait_for(self.db, list(cls.after), last, AFTER_WAIT_SECONDS, Poll(0.02)):
+            if stop.is_set():
+                raise InterruptedError(f"stopped while {cls.name} waited for {cls.after}")
+            log.info("%s waits for %s to pass position %d", cls.name, cls.after, last)
 
     def _apply(
         self,

@@ -11,6 +11,7 @@ from projections.apply import HandlerFailed, Retry, apply_batch, with_retries
 from projections.base import Projection
 from projections.database import ReadDB
 from projections.events import EventLog
+from projections.watermark import watermark
 from upare.outages import RideOut
 from workers.store_waker import StoreWaker
 
@@ -22,7 +23,8 @@ class StoreFeed:
     """Feed every live projection the store's events, a batch per read-model transaction.
 
     Projections new to the deployment, or whose version changed, are built first
-    (`projections.lifecycle.prepare`).
+    (`projections.lifecycle.prepare`). A projection that reads others (`Projection.after`)
+    is given only the events those have passed.
     """
 
     def __init__(
@@ -50,10 +52,13 @@ class StoreFeed:
 
     def _feed(self, cls: type[Projection], careful: int | None) -> int:
         """In one transaction, apply one projection its next batch (see `with_retries`)."""
+        bound = min((watermark(self.db, name) for name in cls.after), default=None)
         with self.db.transaction() as tx:
             projection = cls(catalog.lock_live(tx, cls.name))
             start = catalog.position(tx, projection)
-            records = self.log.read(start, BATCH)
+            if bound is not None and bound <= start:
+                return 0  # what it reads has not passed its next event yet
+            records = self.log.read(start, BATCH, bound)
             if not records:
                 return 0
             apply_batch(tx, projection, records, careful=careful)
