@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from eventsourcing.application import AggregateNotFoundError
 
@@ -23,6 +23,8 @@ from upare.cache import Cache
 from upare.sessions import revoke_client_tokens
 
 CLIENT_ID_DIGITS = 15
+# what an authorization response adds to the redirect URI's query (RFC 6749 4.1.2, 4.1.2.1)
+RESPONSE_PARAMETERS = frozenset({"code", "state", "error", "error_description", "error_uri"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,10 +41,15 @@ class CreateClient:
 
 
 def check_redirect_uri(uri: str) -> str:
-    """Return a redirect URI fit to register: absolute, no fragment (RFC 6749 3.1.2)."""
+    """Return a redirect URI fit to register: absolute, no fragment (RFC 6749 3.1.2), and no
+    query parameter the authorization response adds (a registered `code` or `error` would
+    reach the client beside the real one)."""
     parts = urlsplit(uri)
     if not parts.scheme or not parts.netloc or parts.fragment or "#" in uri:
         raise invalid(redirect_uri=f"{uri!r} must be an absolute URI without a fragment")
+    taken = RESPONSE_PARAMETERS & set(parse_qs(parts.query, keep_blank_values=True))
+    if taken:
+        raise invalid(redirect_uri=f"{uri!r} must not carry {', '.join(sorted(taken))}")
     return uri
 
 

@@ -156,6 +156,8 @@ def test_an_unknown_or_deleted_client_id_is_refused(cli, refused, command):
     [
         (("--redirect-uri", "/relative"), "error: redirect_uri:"),
         (("--redirect-uri", "https://app.example/cb#frag"), "error: redirect_uri:"),
+        (("--redirect-uri", "https://app.example/cb?error=0"), "error: redirect_uri:"),
+        (("--redirect-uri", "https://app.example/cb?a=1&code="), "error: redirect_uri:"),
         (("--redirect-uri", URI, "--scope", "user_info,everything"), "error: scope:"),
         (("--redirect-uri", URI, "--scope", ","), "error: scope:"),
     ],
