@@ -83,7 +83,7 @@ class PipelineCollector(Collector):
             status = pipeline_status(
                 self.container.log,
                 self.container.db,
-                self.container.projections,
+                self.container.every_projection,
                 relay=bool(self.container.settings.kafka_bootstrap),
             )
             deliveries = outbox.counts(self.container.db)
