@@ -1,0 +1,99 @@
+"""The recommendations read model: how many friends each two users have in common.
+
+Counts change incrementally with each friendship made or ended, never recomputed per query:
+a new friendship of `a` and `b` gives `b` one more friend in common with each friend of `a`,
+and `a` one more with each friend of `b`; an ending takes them back.
+"""
+
+from __future__ import annotations
+
+from domain.friends import Friendship
+from projections.base import Projection, handles
+from projections.database import Transaction
+from projections.events import EventRecord
+
+
+class RecommendationsProjection(Projection):
+    """`adjacency`: one row per side of each standing friendship (its own copy: projections
+    never read each other's tables); `mutual`: for `uid`, each `candidate` who has `count`
+    (more than 0) friends in common with them, friends or not (queries leave friends out).
+    `pairs` keeps each friendship's two uids, which `Remade` and `Ended` do not carry.
+
+    The index on `mutual (uid, count DESC, candidate)` makes a user's ranking one range scan.
+    """
+
+    name = "recommendations"
+    tables = {
+        "pairs": "friendship_id TEXT PRIMARY KEY, low BIGINT NOT NULL, high BIGINT NOT NULL",
+        "adjacency": "uid BIGINT NOT NULL, friend BIGINT NOT NULL, PRIMARY KEY (uid, friend)",
+        "mutual": (
+            "uid BIGINT NOT NULL, candidate BIGINT NOT NULL, count INTEGER NOT NULL,"
+            " PRIMARY KEY (uid, candidate)"
+        ),
+    }
+    indexes = {"mutual": ["uid, count DESC, candidate"]}
+
+    @handles(Friendship.Made)
+    def made(self, tx: Transaction, event: EventRecord) -> None:
+        low, high = event.data["low"], event.data["high"]
+        tx.execute(
+            f"INSERT INTO {self.table('pairs')} (friendship_id, low, high) VALUES (?, ?, ?)"
+            " ON CONFLICT (friendship_id) DO NOTHING",
+            (event.originator_id, low, high),
+        )
+        self._befriend(tx, low, high)
+
+    @handles(Friendship.Remade)
+    def remade(self, tx: Transaction, event: EventRecord) -> None:
+        self._befriend(tx, *self._pair(tx, event))
+
+    @handles(Friendship.Ended)
+    def ended(self, tx: Transaction, event: EventRecord) -> None:
+        low, high = self._pair(tx, event)
+        tx.execute(
+            f"DELETE FROM {self.table('adjacency')} WHERE (uid = ? AND friend = ?)"
+            " OR (uid = ? AND friend = ?)",
+            (low, high, high, low),
+        )
+        self._uncount(tx, low, high)
+        self._uncount(tx, high, low)
+
+    def _pair(self, tx: Transaction, event: EventRecord) -> tuple[int, int]:
+        pair = tx.fetchone(
+            f"SELECT low, high FROM {self.table('pairs')} WHERE friendship_id = ?",
+            (event.originator_id,),
+        )
+        if pair is None:
+            raise LookupError(f"friendship {event.originator_id} has no Made before {event.type}")
+        return int(pair[0]), int(pair[1])
+
+    def _befriend(self, tx: Transaction, low: int, high: int) -> None:
+        """Count the new common friends (before the pair is adjacent), then make it so."""
+        self._count(tx, low, high)
+        self._count(tx, high, low)
+        for uid, friend in ((low, high), (high, low)):
+            tx.execute(
+                f"INSERT INTO {self.table('adjacency')} (uid, friend) VALUES (?, ?)"
+                " ON CONFLICT (uid, friend) DO NOTHING",
+                (uid, friend),
+            )
+
+    def _count(self, tx: Transaction, one: int, other: int) -> None:
+        """Give `other` and each friend of `one` one more friend in common (`one`)."""
+        mutual, adjacency = self.table("mutual"), self.table("adjacency")
+        for pick in ("?, friend", "friend, ?"):  # (other, x) and (x, other)
+            tx.execute(
+                f"INSERT INTO {mutual} (uid, candidate, count) SELECT {pick}, 1"
+                f" FROM {adjacency} WHERE uid = ? ON CONFLICT (uid, candidate)"
+                f" DO UPDATE SET count = {mutual}.count + 1",
+                (other, one),
+            )
+
+    def _uncount(self, tx: Transaction, one: int, other: int) -> None:
+        """Take back `one` as a friend in common of `other` and each friend of `one` (after
+        the pair stopped being adjacent); a count that reaches 0 goes."""
+        mutual, adjacency = self.table("mutual"), self.table("adjacency")
+        friends = f"(SELECT friend FROM {adjacency} WHERE uid = ?)"
+        for where in (f"uid = ? AND candidate IN {friends}", f"candidate = ? AND uid IN {friends}"):
+            tx.execute(f"UPDATE {mutual} SET count = count - 1 WHERE {where}", (other, one))
+            tx.execute(f"DELETE FROM {mutual} WHERE count = 0 AND {where}", (other, one))
