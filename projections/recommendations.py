@@ -56,7 +56,6 @@ class RecommendationsProjection(Projection):
             (low, high, high, low),
         )
         self._uncount(tx, low, high)
-        self._uncount(tx, high, low)
 
     def _pair(self, tx: Transaction, event: EventRecord) -> tuple[int, int]:
         pair = tx.fetchone(
@@ -68,32 +67,34 @@ class RecommendationsProjection(Projection):
         return int(pair[0]), int(pair[1])
 
     def _befriend(self, tx: Transaction, low: int, high: int) -> None:
-        """Count the new common friends (before the pair is adjacent), then make it so."""
-        self._count(tx, low, high)
-        self._count(tx, high, low)
-        for uid, friend in ((low, high), (high, low)):
-            tx.execute(
-                f"INSERT INTO {self.table('adjacency')} (uid, friend) VALUES (?, ?)"
-                " ON CONFLICT (uid, friend) DO NOTHING",
-                (uid, friend),
-            )
+        """Count the new friends in common (before the pair is adjacent), then make it so."""
+        tx.execute(
+            f"INSERT INTO {self.table('mutual')} (uid, candidate, count) {self._sides}"
+            f" ON CONFLICT (uid, candidate) DO UPDATE SET count = {self.table('mutual')}.count + 1",
+            (high, low, high, low, low, high, low, high),
+        )
+        tx.execute(
+            f"INSERT INTO {self.table('adjacency')} (uid, friend) VALUES (?, ?), (?, ?)"
+            " ON CONFLICT (uid, friend) DO NOTHING",
+            (low, high, high, low),
+        )
 
-    def _count(self, tx: Transaction, one: int, other: int) -> None:
-        """Give `other` and each friend of `one` one more friend in common (`one`)."""
-        mutual, adjacency = self.table("mutual"), self.table("adjacency")
-        for pick in ("?, friend", "friend, ?"):  # (other, x) and (x, other)
-            tx.execute(
-                f"INSERT INTO {mutual} (uid, candidate, count) SELECT {pick}, 1"
-                f" FROM {adjacency} WHERE uid = ? ON CONFLICT (uid, candidate)"
-                f" DO UPDATE SET count = {mutual}.count + 1",
-                (other, one),
-            )
+    def _uncount(self, tx: Transaction, low: int, high: int) -> None:
+        """Take back the friends in common the pair gave (after it stopped being adjacent); a
+        count that reaches 0 goes."""
+        sides = (high, low, high, low, low, high, low, high)
+        among = f"(uid, candidate) IN (SELECT uid, candidate FROM ({self._sides}) AS sides)"
+        mutual = self.table("mutual")
+        tx.execute(f"UPDATE {mutual} SET count = count - 1 WHERE {among}", sides)
+        tx.execute(f"DELETE FROM {mutual} WHERE count = 0 AND {among}", sides)
 
-    def _uncount(self, tx: Transaction, one: int, other: int) -> None:
-        """Take back `one` as a friend in common of `other` and each friend of `one` (after
-        the pair stopped being adjacent); a count that reaches 0 goes."""
-        mutual, adjacency = self.table("mutual"), self.table("adjacency")
-        friends = f"(SELECT friend FROM {adjacency} WHERE uid = ?)"
-        for where in (f"uid = ? AND candidate IN {friends}", f"candidate = ? AND uid IN {friends}"):
-            tx.execute(f"UPDATE {mutual} SET count = count - 1 WHERE {where}", (other, one))
-            tx.execute(f"DELETE FROM {mutual} WHERE count = 0 AND {where}", (other, one))
+    @property
+    def _sides(self) -> str:
+        """Select the pairs a friendship of (`a`, `b`) gives a friend in common: (b, x) and
+        (x, b) for each friend x of a, (a, y) and (y, a) for each friend y of b. Parameters:
+        b, a, b, a, a, b, a, b. No pair comes twice while a and b are not friends."""
+        adjacency = self.table("adjacency")
+        return " UNION ALL ".join(
+            f"SELECT {pick}, 1 AS count FROM {adjacency} WHERE uid = ?"
+            for pick in ("? AS uid, friend AS candidate", "friend AS uid, ? AS candidate") * 2
+        )
