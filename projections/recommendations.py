@@ -73,10 +73,10 @@ class RecommendationsProjection(Projection):
             f" ON CONFLICT (uid, candidate) DO UPDATE SET count = {self.table('mutual')}.count + 1",
             (high, low, high, low, low, high, low, high),
         )
-        tx.execute(
-            f"INSERT INTO {self.table('adjacency')} (uid, friend) VALUES (?, ?), (?, ?)"
+        tx.execute_rows(  # both sides in one go (on PostgreSQL one statement, via unnest)
+            f"INSERT INTO {self.table('adjacency')} (uid, friend) VALUES (?, ?)"
             " ON CONFLICT (uid, friend) DO NOTHING",
-            (low, high, high, low),
+            [(low, high), (high, low)],
         )
 
     def _uncount(self, tx: Transaction, low: int, high: int) -> None:
