@@ -15,6 +15,7 @@ from api import (
     codes,
     discovery,
     errors,
+    friends,
     health,
     images,
     inbox,
@@ -60,6 +61,10 @@ RESOURCES: list[type[Resource]] = [
     calendar.UpdateEvent,
     calendar.DeleteEvent,
     calendar.Events,
+    friends.Friends,
+    friends.FriendMake,
+    friends.FriendDel,
+    friends.FriendsRecommend,
 ]
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
-from commands import avatars, calendar, clients, codes, inbox, sessions, sns, tokens
+from commands import avatars, calendar, clients, codes, friends, inbox, sessions, sns, tokens
 from commands.application import Done
 from commands.authorize import IssueCode, issue_code
 from commands.notices import (
@@ -67,6 +67,8 @@ HANDLERS: dict[type, Callable[..., Done]] = {
     calendar.UpdateTodo: calendar.update_todo,
     calendar.DeleteTodo: calendar.delete_todo,
     calendar.SendReminder: calendar.send_reminder,
+    friends.MakeFriend: friends.make_friend,
+    friends.EndFriendship: friends.end_friendship,
 }
 ATTEMPTS = 30  # runs of a command that keeps meeting concurrent writers before it gives up
 # the code a command answers when it never got past its conflicts (else: 100001)
@@ -76,6 +78,8 @@ GAVE_UP: dict[type, int] = {
     ModifyDetailInfo: 202303,
     sns.RegisterWithSns: 202202,
     calendar.AddTodo: 203201,
+    friends.MakeFriend: 204102,
+    friends.EndFriendship: 204103,
 }
 
 

@@ -48,6 +48,10 @@ class Batched:
         self.flush()
         self._tx.execute_rows(sql, list(rows))
 
+    def execute_rows(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.flush()
+        self._tx.execute_rows(sql, rows)
+
     def among(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
         return self._tx.among(column, values)
 

@@ -1,0 +1,100 @@
+"""The recommendations read model: how many friends each two users have in common.
+
+Counts change incrementally with each friendship made or ended, never recomputed per query:
+a new friendship of `a` and `b` gives `b` one more friend in common with each friend of `a`,
+and `a` one more with each friend of `b`; an ending takes them back.
+"""
+
+from __future__ import annotations
+
+from domain.friends import Friendship
+from projections.base import Projection, handles
+from projections.database import Transaction
+from projections.events import EventRecord
+
+
+class RecommendationsProjection(Projection):
+    """`adjacency`: one row per side of each standing friendship (its own copy: projections
+    never read each other's tables); `mutual`: for `uid`, each `candidate` who has `count`
+    (more than 0) friends in common with them, friends or not (queries leave friends out).
+    `pairs` keeps each friendship's two uids, which `Remade` and `Ended` do not carry.
+
+    The index on `mutual (uid, count DESC, candidate)` makes a user's ranking one range scan.
+    """
+
+    name = "recommendations"
+    tables = {
+        "pairs": "friendship_id TEXT PRIMARY KEY, low BIGINT NOT NULL, high BIGINT NOT NULL",
+        "adjacency": "uid BIGINT NOT NULL, friend BIGINT NOT NULL, PRIMARY KEY (uid, friend)",
+        "mutual": (
+            "uid BIGINT NOT NULL, candidate BIGINT NOT NULL, count INTEGER NOT NULL,"
+            " PRIMARY KEY (uid, candidate)"
+        ),
+    }
+    indexes = {"mutual": ["uid, count DESC, candidate"]}
+
+    @handles(Friendship.Made)
+    def made(self, tx: Transaction, event: EventRecord) -> None:
+        low, high = event.data["low"], event.data["high"]
+        tx.execute(
+            f"INSERT INTO {self.table('pairs')} (friendship_id, low, high) VALUES (?, ?, ?)"
+            " ON CONFLICT (friendship_id) DO NOTHING",
+            (event.originator_id, low, high),
+        )
+        self._befriend(tx, low, high)
+
+    @handles(Friendship.Remade)
+    def remade(self, tx: Transaction, event: EventRecord) -> None:
+        self._befriend(tx, *self._pair(tx, event))
+
+    @handles(Friendship.Ended)
+    def ended(self, tx: Transaction, event: EventRecord) -> None:
+        low, high = self._pair(tx, event)
+        tx.execute(
+            f"DELETE FROM {self.table('adjacency')} WHERE (uid = ? AND friend = ?)"
+            " OR (uid = ? AND friend = ?)",
+            (low, high, high, low),
+        )
+        self._uncount(tx, low, high)
+
+    def _pair(self, tx: Transaction, event: EventRecord) -> tuple[int, int]:
+        pair = tx.fetchone(
+            f"SELECT low, high FROM {self.table('pairs')} WHERE friendship_id = ?",
+            (event.originator_id,),
+        )
+        if pair is None:
+            raise LookupError(f"friendship {event.originator_id} has no Made before {event.type}")
+        return int(pair[0]), int(pair[1])
+
+    def _befriend(self, tx: Transaction, low: int, high: int) -> None:
+        """Count the new friends in common (before the pair is adjacent), then make it so."""
+        tx.execute(
+            f"INSERT INTO {self.table('mutual')} (uid, candidate, count) {self._sides}"
+            f" ON CONFLICT (uid, candidate) DO UPDATE SET count = {self.table('mutual')}.count + 1",
+            (high, low, high, low, low, high, low, high),
+        )
+        tx.execute_rows(  # both sides in one go (on PostgreSQL one statement, via unnest)
+            f"INSERT INTO {self.table('adjacency')} (uid, friend) VALUES (?, ?)"
+            " ON CONFLICT (uid, friend) DO NOTHING",
+            [(low, high), (high, low)],
+        )
+
+    def _uncount(self, tx: Transaction, low: int, high: int) -> None:
+        """Take back the friends in common the pair gave (after it stopped being adjacent); a
+        count that reaches 0 goes."""
+        sides = (high, low, high, low, low, high, low, high)
+        among = f"(uid, candidate) IN (SELECT uid, candidate FROM ({self._sides}) AS sides)"
+        mutual = self.table("mutual")
+        tx.execute(f"UPDATE {mutual} SET count = count - 1 WHERE {among}", sides)
+        tx.execute(f"DELETE FROM {mutual} WHERE count = 0 AND {among}", sides)
+
+    @property
+    def _sides(self) -> str:
+        """Select the pairs a friendship of (`a`, `b`) gives a friend in common: (b, x) and
+        (x, b) for each friend x of a, (a, y) and (y, a) for each friend y of b. Parameters:
+        b, a, b, a, a, b, a, b. No pair comes twice while a and b are not friends."""
+        adjacency = self.table("adjacency")
+        return " UNION ALL ".join(
+            f"SELECT {pick}, 1 AS count FROM {adjacency} WHERE uid = ?"
+            for pick in ("? AS uid, friend AS candidate", "friend AS uid, ? AS candidate") * 2
+        )

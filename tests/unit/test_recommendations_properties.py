@@ -1,0 +1,140 @@
+"""Properties of the friends and recommendations read models (hypothesis, on SQLite): over any
+sequence of friendships made, ended and made again, the incremental mutual-friend counts equal
+a brute-force count, the ranking is the brute-force ranking, and the friends lists are the
+standing friendships; the same holds when the events are applied as a rebuild applies them
+(one batched transaction)."""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from pathlib import Path
+
+from eventsourcing.utils import get_topic
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from domain.friends import Friendship
+from projections import catalog
+from projections.apply import apply_batch
+from projections.batched import Batched
+from projections.events import EventRecord
+from projections.friends import FriendsProjection
+from projections.recommendations import RecommendationsProjection
+from projections.sqlite import SqliteDB
+from projections.users import UsersProjection
+from queries import friends
+
+UIDS = range(10001, 10008)
+PROJECTIONS = [FriendsProjection(), RecommendationsProjection()]
+pairs = st.tuples(st.sampled_from(UIDS), st.sampled_from(UIDS)).filter(lambda p: p[0] != p[1])
+
+
+def records(aggregate: Friendship) -> list[EventRecord]:
+    """Return the aggregate's new events as a feed brings them (positions given later)."""
+    found = []
+    for event in aggregate.collect_events():
+        data = {
+            name: value
+            for name, value in vars(event).items()
+            if name not in ("originator_id", "originator_version", "timestamp", "originator_topic")
+        }
+        found.append(
+            EventRecord(
+                0,
+                str(event.originator_id),
+                event.originator_version,
+                get_topic(type(event)),
+                event.timestamp,
+                data,
+            )
+        )
+    return found
+
+
+def history(toggles: list[tuple[int, int]]) -> tuple[list[EventRecord], dict[int, set[int]]]:
+    """Make or end each pair in turn (end it if it stands, else make it, again if it ended),
+    from the side given; return the events and who is whose friend at the end."""
+    standing: dict[frozenset[int], Friendship] = {}
+    adjacency: dict[int, set[int]] = {uid: set() for uid in UIDS}
+    events: list[EventRecord] = []
+    for uid, fid in toggles:
+        friendship = standing.get(frozenset((uid, fid)))
+        if friendship is None:
+            friendship = standing[frozenset((uid, fid))] = Friendship.make(uid, fid)
+        elif friendship.active:
+            friendship.end(uid)
+        else:
+            friendship.make_again(uid)
+        if friendship.active:
+            adjacency[uid].add(fid), adjacency[fid].add(uid)
+        else:
+            adjacency[uid].discard(fid), adjacency[fid].discard(uid)
+        events += records(friendship)
+    return [
+        EventRecord(n, e.originator_id, e.version, e.topic, e.timestamp, e.data)
+        for n, e in enumerate(events, 1)
+    ], adjacency
+
+
+def read_models(folder: str, name: str) -> SqliteDB:
+    db = SqliteDB(Path(folder) / f"{name}.sqlite3")
+    catalog.install(db, [UsersProjection, FriendsProjection, RecommendationsProjection], 0)
+    with db.transaction() as tx:
+        for uid in UIDS:
+            tx.execute(
+                f"INSERT INTO {UsersProjection().table('profiles')} (uid, user_id, username,"
+                " username_key, nickname, email, email_key, email_verified, phone_verified,"
+                " avatar, details, registered_at) VALUES (?, ?, ?, ?, ?, '', '', 0, 0, '{}',"
+                " '{}', '')",
+                (uid, str(uid), f"u{uid}", f"u{uid}", f"u{uid}"),
+            )
+    return db
+
+
+def brute_counts(adjacency: dict[int, set[int]]) -> dict[tuple[int, int], int]:
+    return {
+        (uid, other): len(adjacency[uid] & adjacency[other])
+        for uid, other in itertools.permutations(UIDS, 2)
+        if adjacency[uid] & adjacency[other]
+    }
+
+
+def brute_ranking(adjacency: dict[int, set[int]], uid: int) -> list[tuple[int, int]]:
+    counts = brute_counts(adjacency)
+    ranked = [
+        (other, counts[uid, other])
+        for other in UIDS
+        if (uid, other) in counts and other not in adjacency[uid]
+    ]
+    return sorted(ranked, key=lambda found: (-found[1], found[0]))
+
+
+def check(db: SqliteDB, adjacency: dict[int, set[int]]) -> None:
+    mutual = RecommendationsProjection.view("mutual")
+    rows = db.fetchall(f"SELECT uid, candidate, count FROM {mutual}")
+    assert {(uid, other): count for uid, other, count in rows} == brute_counts(adjacency)
+    for uid in UIDS:
+        ranked = friends.recommendations(db, uid, 100)
+        assert [(user["uid"], user["mutual"]) for user in ranked] == brute_ranking(adjacency, uid)
+        assert [friend["uid"] for friend in friends.friends(db, uid)] == sorted(adjacency[uid])
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(pairs, max_size=40))
+def test_counts_and_rankings_match_a_brute_force_count(toggles):
+    events, adjacency = history(toggles)
+    with tempfile.TemporaryDirectory() as folder:
+        live, rebuilt = read_models(folder, "live"), read_models(folder, "rebuilt")
+        for event in events:  # as the feeds apply them: a transaction per event here
+            with live.transaction() as tx:
+                for projection in PROJECTIONS:
+                    apply_batch(tx, projection, [event])
+        with rebuilt.transaction() as tx:  # as a rebuild's page: statements batched
+            batched = Batched(tx)
+            for projection in PROJECTIONS:
+                apply_batch(batched, projection, events)  # type: ignore[arg-type]
+            batched.flush()
+        check(live, adjacency)
+        check(rebuilt, adjacency)
+        live.close(), rebuilt.close()
