@@ -7,11 +7,15 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
+
+from tests.credentials import open_session
+from upare.bootstrap import build_cache
 
 UPARE = str(Path(sys.executable).with_name("upare"))
 
@@ -85,3 +89,23 @@ def server_process(
 def server(server_process: subprocess.Popen[bytes]) -> str:
     """Return the base URL of a `upare serve` on the backend under test."""
     return server_process.url  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def users(server, settings):
+    """Register users over HTTP; return (uid, sid) for each, logged in through the cache.
+
+    When their code mails fail, register answers 202201 with the uid: the accounts exist."""
+    cache = build_cache(settings)
+
+    def make(*names: str) -> list[tuple[int, str]]:
+        made = []
+        for name in names:
+            form = {"username": name, "password": "correct horse", "email": f"{name}@example.com"}
+            uid = requests.post(f"{server}/api/User/register", data=form, timeout=30).json()["uid"]
+            sid = uuid.uuid4().hex
+            open_session(cache, sid, uid)
+            made.append((uid, sid))
+        return made
+
+    return make

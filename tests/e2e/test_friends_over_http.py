@@ -4,17 +4,14 @@ and friendmake's 204104 with a mail server that is down."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-import requests
 
 from commands.users import load_user
 from tests import backends
 from tests.backends import backend_settings  # noqa: F401 (the settings fixture)
-from tests.credentials import open_session
+from tests.e2e.social import post
 from tests.integration.smtp import SmtpServer
-from upare.bootstrap import bootstrap, build_cache
+from upare.bootstrap import bootstrap
 
 DOWN = SmtpServer()  # nothing listens on its port: every mail fails
 
@@ -26,32 +23,6 @@ def server_env(settings) -> dict[str, str]:
         "UPARE_MAIL_URL": DOWN.url,
         "UPARE_NOTIFY_BACKOFF": "0.2",  # three attempts within a second
     }
-
-
-def post(server: str, endpoint: str, sid: str, **data) -> requests.Response:
-    return requests.post(
-        f"{server}/api/User/{endpoint}", data=data, cookies={"sid": sid}, timeout=20
-    )
-
-
-@pytest.fixture
-def users(server, settings):
-    """Register users over HTTP; return (uid, sid) for each, logged in through the cache.
-
-    Their code mails fail (202201, with the uid: the accounts exist)."""
-    cache = build_cache(settings)
-
-    def make(*names: str) -> list[tuple[int, str]]:
-        made = []
-        for name in names:
-            form = {"username": name, "password": "correct horse", "email": f"{name}@example.com"}
-            uid = requests.post(f"{server}/api/User/register", data=form, timeout=30).json()["uid"]
-            sid = uuid.uuid4().hex
-            open_session(cache, sid, uid)
-            made.append((uid, sid))
-        return made
-
-    return make
 
 
 def test_the_social_flow_over_http(server, users):
