@@ -1,4 +1,5 @@
-"""Fixtures the integration tests share: the operators' CLI against a test's databases."""
+"""Fixtures the integration tests share: the operators' CLI against a test's databases, and the
+store feed running beside a test."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 import pytest
 from typer.testing import CliRunner
 
+from tests.integration.feeds import following
 from upare.cli import app
 
 
@@ -28,3 +30,10 @@ def cli(container):
 
     yield run
     root.handlers[:], root.level = handlers, level
+
+
+@pytest.fixture
+def feeding(container):
+    """Run the store feed in a thread for the test, as `upare worker` does beside the API."""
+    with following(container):
+        yield

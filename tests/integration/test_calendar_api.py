@@ -3,7 +3,6 @@ running as `upare worker` runs it: every code, read-your-writes, ranges, `done`,
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import falcon.testing
@@ -13,7 +12,6 @@ from eventsourcing.persistence import IntegrityError
 from api.app import create_app
 from tests.backends import backend_settings  # noqa: F401 (the settings fixture)
 from tests.credentials import issue_token, open_session
-from workers.store_feed import StoreFeed
 
 DAY = "2026-12-01"
 
@@ -21,18 +19,6 @@ DAY = "2026-12-01"
 @pytest.fixture
 def client(container) -> falcon.testing.TestClient:
     return falcon.testing.TestClient(create_app(container))
-
-
-@pytest.fixture
-def feeding(container):
-    """Run the store feed in a thread, as `upare worker` does beside the API."""
-    stop = threading.Event()
-    feed = StoreFeed(container.log, container.db, container.projections)
-    thread = threading.Thread(target=feed.run, args=(stop,))
-    thread.start()
-    yield
-    stop.set()
-    thread.join()
 
 
 def register(client, name: str) -> int:

@@ -9,6 +9,7 @@ import falcon.testing
 import pytest
 
 from api.app import create_app
+from tests.integration.feeds import following
 from upare.bootstrap import Container, bootstrap
 from upare.settings import Settings
 from workers.store_feed import StoreFeed
@@ -36,3 +37,10 @@ def project(embedded: Container):
             pass
 
     return run
+
+
+@pytest.fixture
+def feeding(embedded: Container) -> Iterator[None]:
+    """Run the store feed in a thread for the test, as `upare serve`'s worker does."""
+    with following(embedded):
+        yield

@@ -10,21 +10,8 @@ import pytest
 
 from domain.friends import Friendship, friendship_id
 from tests.credentials import issue_token, open_session
-from workers.store_feed import StoreFeed
 
 PASSWORD = "correct horse"
-
-
-@pytest.fixture
-def feeding(embedded):
-    """Run the store feed in a thread for the test, as `upare serve`'s worker does."""
-    stop = threading.Event()
-    feed = StoreFeed(embedded.log, embedded.db, embedded.projections)
-    thread = threading.Thread(target=feed.run, args=(stop,))
-    thread.start()
-    yield
-    stop.set()
-    thread.join()
 
 
 @pytest.fixture

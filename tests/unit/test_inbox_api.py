@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import pytest
@@ -10,21 +9,8 @@ import pytest
 from commands.inbox import message
 from domain.inbox import Message
 from tests.credentials import issue_token, open_session
-from workers.store_feed import StoreFeed
 
 PASSWORD = "correct horse"
-
-
-@pytest.fixture
-def feeding(embedded):
-    """Run the store feed in a thread for the test, as `upare serve`'s worker does."""
-    stop = threading.Event()
-    feed = StoreFeed(embedded.log, embedded.db, embedded.projections)
-    thread = threading.Thread(target=feed.run, args=(stop,))
-    thread.start()
-    yield
-    stop.set()
-    thread.join()
 
 
 def register(client, username: str) -> int:
