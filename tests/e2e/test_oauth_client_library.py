@@ -66,7 +66,11 @@ def create_client(settings: Settings, server_env: dict[str, str], *flags: str) -
 
 def logged_in_user(server: str) -> requests.Session:
     browser = requests.Session()
-    assert requests.post(f"{server}/api/User/register", data=ALICE, timeout=10).ok
+    registered = requests.post(f"{server}/api/User/register", data=ALICE, timeout=10).json()
+    # the app's token did not write alice's account: wait until the users read model has it
+    wanted = {"uid": registered["uid"], "min_position": registered["position"]}
+    seen = requests.post(f"{server}/api/User/info", data=wanted, timeout=10)
+    assert seen.json()["error_code"] == 0 and "X-Stale" not in seen.headers, seen.text
     form = {"username": "alice", "password": "correct horse", "captcha": "PASSED"}
     assert browser.post(f"{server}/api/User/login", data=form, timeout=10).json()["error_code"] == 0
     return browser
