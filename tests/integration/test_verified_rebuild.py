@@ -13,9 +13,12 @@ from projections.base import Projection, handles
 from projections.compare import checksum
 from projections.database import Transaction
 from projections.events import EventRecord
+from projections.notices import NoticesProjection
 from projections.rebuild import Mismatch, RebuildError, rebuild, rollback
 from projections.users import UsersProjection
 from tests.integration.feeds import project
+from tests.integration.smtp import SmtpServer
+from tests.integration.test_notifier import Pipeline, befriend, outcome, register, wired
 from upare.cli import app
 
 
@@ -287,3 +290,29 @@ def test_a_checksum_is_the_same_on_sqlite_and_postgres(container):
         tx.execute("CREATE TABLE sums (name TEXT PRIMARY KEY, n INTEGER)")
         tx.executemany("INSERT INTO sums (name, n) VALUES (?, ?)", rows)
         assert checksum(tx, "sums", ["name", "n"], ["name"]) == (2500, CHECKSUM)
+
+
+def test_a_rollback_of_the_notices_mails_each_new_friend_once(settings):
+    alice, bob, carol, dave = register(settings, "alice", "bob", "carol", "dave")
+    with SmtpServer() as server, wired(settings, server.url) as container:
+        first = befriend(container, alice, bob)
+        pipeline = Pipeline(container)
+        pipeline.until(lambda: outcome(container, first) == "notified")
+        rebuild(container.log, container.db, NoticesProjection, verify=True, keep=True)
+        second = befriend(container, alice, carol)  # noticed by the new generation
+        pipeline.until(lambda: outcome(container, second) == "notified")
+        third = befriend(container, alice, dave)  # stored, noticed by no generation yet
+        pipeline.feeds[0].run_once()
+
+        done = rollback(container.log, container.db, NoticesProjection)
+        pipeline.until(lambda: outcome(container, third) == "notified")
+
+        assert (done.generation, done.kept) == (1, 2)
+        mailed = sorted(mail["To"] for mail in server.inbox.mails)
+        assert mailed == ["bob@example.com", "carol@example.com", "dave@example.com"]
+        rows = container.db.fetchall("SELECT friend, status FROM notices_rounds ORDER BY friend")
+        assert [tuple(row) for row in rows] == [
+            (bob, "notified"),
+            (carol, "notified"),
+            (dave, "notified"),
+        ]
