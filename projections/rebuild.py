@@ -164,11 +164,13 @@ def rollback(
                     " (`upare projections rebuild NAME --keep` keeps one)"
                 )
             if kept.version != cls.version:
-                built = "never built" if kept.version is None else f"version {kept.version}"
+                built = (
+                    "never built" if kept.version is None else f"built by version {kept.version}"
+                )
                 raise RebuildError(
-                    f"the kept generation {kept.generation} of {cls.name!r} was built by"
-                    f" {built}, and this code is version {cls.version}: run the code it was"
-                    " built with, or rebuild"
+                    f"the kept generation {kept.generation} of {cls.name!r} was {built},"
+                    f" and this code is version {cls.version}: run the code it was built with,"
+                    " or rebuild"
                 )
             projection = cls(kept.generation, replay=True)
             start = catalog.position(tx, projection)
