@@ -19,6 +19,7 @@ from projections.users import UsersProjection
 from tests.integration.feeds import project
 from tests.integration.smtp import SmtpServer
 from tests.integration.test_notifier import Pipeline, befriend, outcome, register, wired
+from tests.integration.test_projections_cli import save_users
 from upare.cli import app
 
 
@@ -30,16 +31,10 @@ class ShoutingUsers(UsersProjection):
     @handles(User.Registered)
     def registered(self, tx: Transaction, event: EventRecord) -> None:
         super().registered(tx, event)
-        self._update(tx, event, "nickname = ?", event.data["username"].upper())
-
-
-def save_users(store, *uids: int) -> None:
-    store.save(
-        *[
-            User(uid=uid, username=f"u{uid}", email=f"u{uid}@x.io", password_hash="h")
-            for uid in uids
-        ]
-    )
+        tx.execute(
+            f"UPDATE {self.table('profiles')} SET nickname = upper(nickname) WHERE uid = ?",
+            (event.data["uid"],),
+        )
 
 
 def nicknames(container) -> list[tuple]:
