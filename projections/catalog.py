@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from projections import dead_letters, outbox
 from projections.base import Projection
 from projections.database import ReadDB, Transaction
@@ -11,6 +13,9 @@ META_TABLES = {
     # the live generation of each projection, and the version it was built with (NULL: its
     # history is not applied yet, see projections.lifecycle)
     "projection_state": "name TEXT PRIMARY KEY, generation INTEGER NOT NULL, version INTEGER",
+    # the generation a rebuild with --keep (or a rollback) left beside the live one, and the
+    # version it was built with: `upare projections rollback` switches back to it
+    "projection_kept": "name TEXT PRIMARY KEY, generation INTEGER NOT NULL, version INTEGER",
     "projection_tracking": (
         "projection TEXT NOT NULL, generation INTEGER NOT NULL, originator_id TEXT NOT NULL,"
         " version INTEGER NOT NULL, PRIMARY KEY (projection, generation, originator_id)"
@@ -33,6 +38,13 @@ META_TABLES = {
 }
 INSTALL_LOCK = 7261001
 STORE_FEED = -1  # the `feed` of positions read from the store's log; Kafka uses partitions
+
+
+class Kept(NamedTuple):
+    """A generation kept beside the live one, and the version it was built with (None: never)."""
+
+    generation: int
+    version: int | None
 
 
 def create_tables(tx: Transaction, projection: Projection) -> None:
@@ -124,6 +136,22 @@ def built_version(tx: Transaction, name: str) -> int | None:
     """Return the version the live generation was built with (None: not built yet)."""
     row = tx.fetchone("SELECT version FROM projection_state WHERE name = ?", (name,))
     return None if row is None or row[0] is None else int(row[0])
+
+
+def kept(tx: Transaction, name: str) -> Kept | None:
+    """Return the generation kept beside the live one, if any."""
+    row = tx.fetchone("SELECT generation, version FROM projection_kept WHERE name = ?", (name,))
+    return None if row is None else Kept(int(row[0]), None if row[1] is None else int(row[1]))
+
+
+def set_kept(tx: Transaction, name: str, generation: Kept | None) -> None:
+    """Record the generation kept beside the live one (None: none is kept)."""
+    tx.execute("DELETE FROM projection_kept WHERE name = ?", (name,))
+    if generation is not None:
+        tx.execute(
+            "INSERT INTO projection_kept (name, generation, version) VALUES (?, ?, ?)",
+            (name, *generation),
+        )
 
 
 def position(tx: Transaction, projection: Projection, feed: int = STORE_FEED) -> int:

@@ -23,6 +23,8 @@ class Cursor(Protocol):
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any: ...
     def fetchone(self) -> Row | None: ...
     def fetchall(self) -> list[Row]: ...
+    @property
+    def description(self) -> Sequence[Sequence[Any]] | None: ...
 
 
 class Transaction:
@@ -52,6 +54,11 @@ class Transaction:
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         self._cursor.execute(self._sql(sql), params)
         return self._cursor.fetchall()
+
+    def columns(self, table: str) -> list[str]:
+        """Return the names of a table's columns, in their order (the DB-API's description)."""
+        self._cursor.execute(f"SELECT * FROM {table} LIMIT 0")
+        return [column[0] for column in self._cursor.description or ()]
 
     def among(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
         """Return a condition that `column` is one of these strings, and its parameters."""

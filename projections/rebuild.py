@@ -13,6 +13,22 @@ live generation may not have handled yet, are applied by the switch with `replay
 their side effects run, as the live generation would have run them. A projection that was
 never built (new to the deployment) has no live generation to honour: the history stored
 when its build starts is replayed without side effects, and only what comes after has them.
+
+Verified (`verify=True`): in the switch's transaction, with the live generation locked still,
+the live generation is first brought to the same position (the events it had not applied
+yet, replayed without side effects: if the switch happens the new generation runs them), then
+both are compared table by table (`projections.compare`). The switch happens only when they
+match, or when `force` is set; a refused switch changes nothing live and drops the new
+generation.
+
+Kept (`keep=True`): the old generation is not dropped but kept (`catalog.kept`), with the
+position it had every event up to. `rollback` switches back to it: it catches it up from that
+position, as a rebuild catches up (pages, then the tail under the lock; side effects only
+for what the live generation had not handled), so it never serves older than the one it
+replaces, and it keeps the generation it leaves in turn. One generation is kept at most; a
+later switch drops the one kept before. Generation numbers are never reused (the Kafka
+projector remembers what it recorded per generation): the next is one past the live and the
+kept ones.
 """
 
 from __future__ import annotations
@@ -28,6 +44,7 @@ from projections import catalog
 from projections.apply import Retry, apply_batch, with_retries
 from projections.base import Projection
 from projections.batched import Batched
+from projections.compare import Comparison, compare
 from projections.database import ReadDB, Transaction
 from projections.events import EventLog, EventRecord
 from projections.watermark import watermark
@@ -47,15 +64,32 @@ class Busy(RebuildError):
     """Another rebuild of the same projection is running."""
 
 
+class Mismatch(RebuildError):
+    """A verified rebuild whose new generation differs from the live one: it did not switch."""
+
+    def __init__(self, comparison: Comparison) -> None:
+        differing = [table.table for table in comparison.tables if not table.matches]
+        super().__init__(
+            f"generation {comparison.new_generation} of {comparison.name!r} differs from the"
+            f" live generation {comparison.live_generation} at position {comparison.position}"
+            f" (tables {', '.join(differing)}); readers stay on generation"
+            f" {comparison.live_generation} (--force switches anyway)"
+        )
+        self.comparison = comparison
+
+
 @dataclass(frozen=True)
 class Rebuilt:
-    """What a rebuild did: the generation it made live, and how far and fast it went."""
+    """What a rebuild (or rollback) did: the generation it made live, how far and fast it
+    went, the generation it kept, and what verifying found."""
 
     name: str
     generation: int
     position: int
     events: int
     seconds: float
+    kept: int | None = None
+    comparison: Comparison | None = None
 
 
 def rebuild(
@@ -64,8 +98,16 @@ def rebuild(
     cls: type[Projection],
     report: Report | None = None,
     retry: Retry | None = None,
+    *,
+    verify: bool = False,
+    force: bool = False,
+    keep: bool = False,
 ) -> Rebuilt:
-    """Build the next generation of a projection from the event store and make it live."""
+    """Build the next generation of a projection from the event store and make it live.
+
+    With `verify` it switches only if the new generation matches the live one (or `force`);
+    with `keep` the old generation is kept for `rollback`.
+    """
     started = time.monotonic()
     with db.exclusive(f"rebuild-{cls.name}") as free:
         if not free:
@@ -75,16 +117,69 @@ def rebuild(
             if live is None:
                 raise RebuildError(f"projection {cls.name!r} is not installed (`upare db init`)")
             built = catalog.built_version(tx, cls.name) is not None
-            projection = cls(live + 1, replay=True)
+            kept = catalog.kept(tx, cls.name)
+            projection = cls(max(live, kept.generation if kept else 0) + 1, replay=True)
             catalog.drop_generation(tx, projection)  # what an interrupted rebuild left behind
             catalog.create_tables(tx, projection)
         copier = _Copier(log, db, projection, report, retry or Retry())
         if not built:  # nothing live to honour: today's history is replayed without effects
             copier.handled = log.head()
         copier.catch_up()
-        copier.switch(cls(live))
+        try:
+            comparison = copier.switch(cls(live), keep=keep, verify=verify, force=force)
+        except Mismatch:
+            with db.transaction() as tx:
+                catalog.drop_generation(tx, projection)
+            raise
     seconds = time.monotonic() - started
-    return Rebuilt(cls.name, projection.generation, copier.position, copier.events, seconds)
+    return Rebuilt(
+        cls.name,
+        projection.generation,
+        copier.position,
+        copier.events,
+        seconds,
+        live if keep else None,
+        comparison,
+    )
+
+
+def rollback(
+    log: EventLog,
+    db: ReadDB,
+    cls: type[Projection],
+    report: Report | None = None,
+    retry: Retry | None = None,
+) -> Rebuilt:
+    """Switch readers back to the kept generation, caught up first; keep the one it leaves."""
+    started = time.monotonic()
+    with db.exclusive(f"rebuild-{cls.name}") as free:
+        if not free:
+            raise Busy(f"a rebuild of {cls.name!r} is running: roll back after it")
+        with db.transaction() as tx:
+            live = catalog.live_generation(tx, cls.name)
+            kept = catalog.kept(tx, cls.name)
+            if live is None or kept is None:
+                raise RebuildError(
+                    f"projection {cls.name!r} has no kept generation to roll back to"
+                    " (`upare projections rebuild NAME --keep` keeps one)"
+                )
+            if kept.version != cls.version:
+                built = (
+                    "never built" if kept.version is None else f"built by version {kept.version}"
+                )
+                raise RebuildError(
+                    f"the kept generation {kept.generation} of {cls.name!r} was {built},"
+                    f" and this code is version {cls.version}: run the code it was built with,"
+                    " or rebuild"
+                )
+            projection = cls(kept.generation, replay=True)
+            start = catalog.position(tx, projection)
+        copier = _Copier(log, db, projection, report, retry or Retry())
+        copier.position = start
+        copier.catch_up()
+        copier.switch(cls(live), keep=True)
+    seconds = time.monotonic() - started
+    return Rebuilt(cls.name, kept.generation, copier.position, copier.events, seconds, live)
 
 
 class _Copier:
@@ -167,18 +262,32 @@ class _Copier:
         with self.db.transaction() as tx:
             self._apply(tx, page, None, careful)
 
-    def switch(self, old: Projection) -> None:
-        """In one transaction: apply the rest, make the new generation live, drop the old."""
+    def switch(
+        self, old: Projection, *, keep: bool = False, verify: bool = False, force: bool = False
+    ) -> Comparison | None:
+        """In one transaction: apply the rest, make the new generation live, keep or drop the
+        old; with `verify`, compare them first (a mismatch raises, unless `force`)."""
         # Read before the lock: the live generation may pass it meanwhile, and a few events
         # then queue their messages again, which the outbox's key (no generation in it)
         # turns into nothing; none is ever lost.
         applied = self._handled() if self.projection.has_side_effects else None
-        self.position, self.events = with_retries(
-            lambda careful: self._switch(old, applied, careful), self.retry, PATIENT
+        self.position, self.events, comparison = with_retries(
+            lambda careful: self._switch(old, applied, careful, keep, verify, force),
+            self.retry,
+            PATIENT,
         )
         self._report()
+        return comparison
 
-    def _switch(self, old: Projection, applied: int | None, careful: int | None) -> tuple[int, int]:
+    def _switch(
+        self,
+        old: Projection,
+        applied: int | None,
+        careful: int | None,
+        keep: bool,
+        verify: bool,
+        force: bool,
+    ) -> tuple[int, int, Comparison | None]:
         position, events = self.position, self.events
         with self.db.transaction() as tx:
             if catalog.lock_live(tx, old.name) != old.generation:
@@ -190,8 +299,38 @@ class _Copier:
             while position < last and (page := self._page(position, last)):
                 self._apply(tx, page, applied, careful)
                 position, events = page[-1].position, events + len(page)
+            held = watermark(tx, old.name)  # the old generation has every event up to here
+            comparison = None
+            if verify:
+                held = self._bring(tx, old, held, last, careful)
+                comparison = compare(tx, old, self.projection, last)
+                if not comparison.matches and not force:
+                    raise Mismatch(comparison)
+            version = catalog.built_version(tx, old.name)
             catalog.set_position(tx, self.projection, position)
             catalog.point_views(tx, self.projection)  # now built with its version
-            catalog.drop_generation(tx, old)
+            before = catalog.kept(tx, old.name)
+            if before is not None and before.generation != self.projection.generation:
+                catalog.drop_generation(tx, type(old)(before.generation))
+            if keep:
+                catalog.set_position(tx, old, held)  # where a rollback catches it up from
+                catalog.set_kept(tx, old.name, catalog.Kept(old.generation, version))
+            else:
+                catalog.drop_generation(tx, old)
+                catalog.set_kept(tx, old.name, None)
             catalog.notify_progress(tx)
-        return position, events
+        return position, events, comparison
+
+    def _bring(
+        self, tx: Transaction, old: Projection, start: int, last: int, careful: int | None
+    ) -> int:
+        """Apply to the (locked) old generation the events up to `last` it lacks; no effects.
+
+        If the switch happens, the new generation has run their effects; if not, this
+        transaction rolls back and the live feeds apply them as usual.
+        """
+        old.replay = True
+        while start < last and (page := self._page(start, last)):
+            apply_batch(tx, old, page, careful=careful)
+            start = page[-1].position
+        return last

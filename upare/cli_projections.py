@@ -1,6 +1,9 @@
-"""`upare projections ...`: rebuild a projection, and show how far the pipeline has got."""
+"""`upare projections ...`: rebuild a projection (verified, keeping the old generation), roll
+it back, and show how far the pipeline has got."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import typer
 from rich.console import Console
@@ -17,12 +20,15 @@ from rich.table import Table
 
 from projections import outbox
 from projections.base import Projection
-from projections.rebuild import RebuildError, rebuild
+from projections.compare import Comparison, Difference
+from projections.rebuild import Mismatch, RebuildError, Rebuilt, Report, rebuild, rollback
 from upare import logs
 from upare.bootstrap import Container, bootstrap
 from upare.status import pipeline_status
 
-app = typer.Typer(help="The projections (read models): status and rebuilds.", no_args_is_help=True)
+app = typer.Typer(
+    help="The projections (read models): status, rebuilds and rollbacks.", no_args_is_help=True
+)
 
 
 def find(container: Container, name: str) -> type[Projection]:
@@ -34,39 +40,132 @@ def find(container: Container, name: str) -> type[Projection]:
     raise typer.BadParameter(f"no projection {name!r} (known: {known})", param_hint="NAME")
 
 
-@app.command("rebuild")
-def rebuild_command(
-    name: str = typer.Argument(..., help="the projection to rebuild, e.g. users"),
-) -> None:
-    """Build the next generation of a projection from the event store, then switch readers."""
-    logs.configure("WARNING")
-    with bootstrap() as container:
-        cls = find(container, name)
-        columns = (
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TaskProgressColumn(),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-        )
-        with Progress(*columns, console=Console(stderr=True)) as progress:
-            task = progress.add_task(f"rebuilding {name}", total=None)
+def progress_bar(description: str) -> Progress:
+    """Return a progress bar with an ETA, on stderr."""
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    return Progress(*columns, console=Console(stderr=True))
+
+
+def run_with_progress(description: str, run: Callable[[Report], Rebuilt]) -> Rebuilt:
+    """Run a rebuild or rollback with a progress bar; a refusal ends the command with 1."""
+    try:
+        with progress_bar(description) as progress:
+            task = progress.add_task(description, total=None)
 
             def report(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
 
-            try:
-                done = rebuild(container.log, container.db, cls, report, container.retry)
-            except RebuildError as ex:
-                typer.echo(f"rebuild refused: {ex}", err=True)
-                raise typer.Exit(1) from None
-        rate = done.events / done.seconds if done.seconds else 0.0
+            return run(report)
+    except Mismatch as ex:
+        show_comparison(ex.comparison)
+        typer.echo(f"rebuild refused: {ex}", err=True)
+    except RebuildError as ex:
+        typer.echo(f"{description} refused: {ex}", err=True)
+    raise typer.Exit(1)
+
+
+def show_comparison(comparison: Comparison) -> None:
+    """Print what verifying found: per table the rows and checksums, and rows that differ."""
+    typer.echo(
+        f"{comparison.name}: live generation {comparison.live_generation} against new"
+        f" generation {comparison.new_generation} at position {comparison.position}"
+    )
+    for table in comparison.tables:
+        verdict = "match" if table.matches else f"DIFFER ({table.differing} rows)"
         typer.echo(
-            f"{name}: generation {done.generation} is live at position {done.position}"
-            f" ({done.events} events in {done.seconds:.1f} s, {rate:,.0f} events/s)"
+            f"  {table.table}: rows {table.live_rows} / {table.new_rows},"
+            f" checksum {table.live_checksum or '-'} / {table.new_checksum or '-'}: {verdict}"
         )
+        if table.note:
+            typer.echo(f"    {table.note}")
+        for difference in table.sample:
+            key = ", ".join(f"{column}={value!r}" for column, value in difference.key.items())
+            typer.echo(f"    {key}: {describe(difference)}")
+
+
+def describe(difference: Difference) -> str:
+    """Say how one row differs: the changed columns, or which generation lacks it."""
+    if difference.live is None:
+        return "only in the new generation"
+    if difference.new is None:
+        return "only in the live generation"
+    new = difference.new
+    return ", ".join(
+        f"{column} {value!r} -> {new[column]!r}"
+        for column, value in difference.live.items()
+        if new[column] != value
+    )
+
+
+@app.command("rebuild")
+def rebuild_command(
+    name: str = typer.Argument(..., help="the projection to rebuild, e.g. users"),
+    verify: bool = typer.Option(
+        False, "--verify", help="compare with the live generation; switch only if they match"
+    ),
+    force: bool = typer.Option(False, "--force", help="with --verify: switch even if they differ"),
+    keep: bool = typer.Option(
+        False, "--keep", help="keep the old generation, for `upare projections rollback`"
+    ),
+) -> None:
+    """Build the next generation of a projection from the event store, then switch readers."""
+    if force and not verify:
+        raise typer.BadParameter("--force goes with --verify", param_hint="--force")
+    logs.configure("WARNING")
+    with bootstrap() as container:
+        cls = find(container, name)
+        done = run_with_progress(
+            f"rebuilding {name}",
+            lambda report: rebuild(
+                container.log,
+                container.db,
+                cls,
+                report,
+                container.retry,
+                verify=verify,
+                force=force,
+                keep=keep,
+            ),
+        )
+    if done.comparison is not None:
+        show_comparison(done.comparison)
+    rate = done.events / done.seconds if done.seconds else 0.0
+    typer.echo(
+        f"{name}: generation {done.generation} is live at position {done.position}"
+        f" ({done.events} events in {done.seconds:.1f} s, {rate:,.0f} events/s)"
+    )
+    if done.kept is not None:
+        typer.echo(
+            f"{name}: generation {done.kept} is kept (`upare projections rollback {name}`"
+            " switches back to it)"
+        )
+
+
+@app.command("rollback")
+def rollback_command(
+    name: str = typer.Argument(..., help="the projection to switch back, e.g. users"),
+) -> None:
+    """Switch readers back to the generation a `rebuild --keep` kept, caught up first."""
+    logs.configure("WARNING")
+    with bootstrap() as container:
+        cls = find(container, name)
+        done = run_with_progress(
+            f"rolling back {name}",
+            lambda report: rollback(container.log, container.db, cls, report, container.retry),
+        )
+    typer.echo(
+        f"{name}: generation {done.generation} is live again at position {done.position}"
+        f" (caught up over {done.events} events); generation {done.kept} is kept"
+        " (rolling back again switches to it)"
+    )
 
 
 @app.command("status")
