@@ -18,23 +18,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from upare.history import HistoryEvent
 
 FORMATS = ("jsonl", "parquet")
 ROW_GROUP = 50_000  # rows buffered before they are written as one Parquet row group
-SCHEMA = pa.schema(
-    [
-        ("position", pa.int64()),
-        ("type", pa.string()),
-        ("aggregate_id", pa.string()),
-        ("version", pa.int64()),
-        ("timestamp", pa.timestamp("us", tz="UTC")),
-        ("data", pa.string()),  # the event's data as a JSON object: its shape varies by type
-    ]
-)
+COLUMNS = ("position", "type", "aggregate_id", "version", "timestamp", "data")
 
 
 @dataclass(frozen=True)
@@ -95,6 +83,19 @@ def write_jsonl(events: Iterable[HistoryEvent], out: Path, state: State | None) 
 def write_parquet(
     events: Iterable[HistoryEvent], out: Path, after: int, upto: int, append: bool
 ) -> int:
+    import pyarrow as pa  # here, not at import: it costs every `upare` process 90 MB
+    import pyarrow.parquet as pq
+
+    schema = pa.schema(
+        [
+            ("position", pa.int64()),
+            ("type", pa.string()),
+            ("aggregate_id", pa.string()),
+            ("version", pa.int64()),
+            ("timestamp", pa.timestamp("us", tz="UTC")),
+            ("data", pa.string()),  # the event's data as a JSON object: its shape varies
+        ]
+    )
     out.mkdir(parents=True, exist_ok=True)
     if not append:
         for part in out.glob("events-*.parquet"):
@@ -102,19 +103,25 @@ def write_parquet(
     final = out / f"events-{after + 1:012d}-{upto:012d}.parquet"
     temporary = final.with_name(final.name + ".tmp")
     count, columns = 0, empty_columns()
+    positions, types, aggregates, versions, timestamps, datas = columns.values()
     writer = None
     try:
         for event in events:
-            for name, value in columns_of(event):
-                columns[name].append(value)
+            positions.append(event.position)
+            types.append(event.type)
+            aggregates.append(event.aggregate_id)
+            versions.append(event.version)
+            timestamps.append(event.timestamp)
+            datas.append(json.dumps(event.data))
             count += 1
-            if len(columns["position"]) >= ROW_GROUP:
-                writer = writer or pq.ParquetWriter(temporary, SCHEMA)
-                writer.write_batch(pa.record_batch(columns, schema=SCHEMA))
+            if len(positions) >= ROW_GROUP:
+                writer = writer or pq.ParquetWriter(temporary, schema)
+                writer.write_batch(pa.record_batch(columns, schema=schema))
                 columns = empty_columns()
-        if columns["position"]:
-            writer = writer or pq.ParquetWriter(temporary, SCHEMA)
-            writer.write_batch(pa.record_batch(columns, schema=SCHEMA))
+                positions, types, aggregates, versions, timestamps, datas = columns.values()
+        if positions:
+            writer = writer or pq.ParquetWriter(temporary, schema)
+            writer.write_batch(pa.record_batch(columns, schema=schema))
     finally:
         if writer is not None:
             writer.close()
@@ -124,15 +131,5 @@ def write_parquet(
 
 
 def empty_columns() -> dict[str, list[Any]]:
-    return {name: [] for name in SCHEMA.names}
-
-
-def columns_of(event: HistoryEvent) -> Iterable[tuple[str, Any]]:
-    return (
-        ("position", event.position),
-        ("type", event.type),
-        ("aggregate_id", event.aggregate_id),
-        ("version", event.version),
-        ("timestamp", event.timestamp),
-        ("data", json.dumps(event.data)),
-    )
+    """Return one empty list per column, in the schema's order."""
+    return {name: [] for name in COLUMNS}

@@ -114,7 +114,7 @@ def events(
                 continue
             if owner is not None and str(notification.originator_id) != owner:
                 continue
-            state = dict(vars(mapper.to_domain_event(notification)))
+            state = vars(mapper.to_domain_event(notification))
             timestamp = state["timestamp"].astimezone(UTC)
             if (since and timestamp < since) or (until and timestamp >= until):
                 continue
