@@ -21,7 +21,7 @@ from typing import Any
 from upare.history import HistoryEvent
 
 FORMATS = ("jsonl", "parquet")
-ROW_GROUP = 50_000  # rows buffered before they are written as one Parquet row group
+ROW_GROUP = 10_000  # rows buffered before they are written as one Parquet row group
 COLUMNS = ("position", "type", "aggregate_id", "version", "timestamp", "data")
 
 
