@@ -1,0 +1,110 @@
+"""Benchmark `upare events export` against a bare scan of the same events from the store.
+
+Run `python bench/bench_export.py [--events 1000000] [--backend auto|postgres|sqlite]`; it
+prints `BENCH export parquet: <v> events/s; bare scan <b> events/s; ratio <r> (target 0.3)`,
+the same for JSONL, and `BENCH export memory: peak RSS <m> MB ... (target flat, under 200)`.
+
+- The store gets `--events` User.Registered events, written straight through the application
+  (1,000 User aggregates a `save`), on PostgreSQL (a fresh database) when it answers, else
+  SQLite.
+- export: `upare events export --format parquet|jsonl` run as its own process, its rate as it
+  reports it (from opening the store to the last row written, without the interpreter's start);
+  its peak RSS as the operating system counted it (`wait4`).
+- bare scan: the same log read in the same pages of 1,000 (`select_notifications`), with no
+  decoding, in this process, in the same run.
+- flat memory: the Parquet export of the last tenth of the log is measured too; the whole
+  log's peak RSS should be about the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from fresh import fresh_container, pick_backend
+
+from domain.users import User
+from upare.bootstrap import Container
+from upare.history import PAGE
+
+BATCH = 1000
+
+
+def store_users(container: Container, count: int) -> None:
+    """Store `count` User.Registered events, 1,000 aggregates a transaction."""
+    for start in range(10001, 10001 + count, BATCH):
+        container.app.save(
+            *[
+                User(uid=uid, username=f"u{uid}", email=f"u{uid}@x.io", password_hash="h" * 97)
+                for uid in range(start, min(start + BATCH, 10001 + count))
+            ]
+        )
+
+
+def bare_scan(container: Container) -> float:
+    """Read the whole log in pages without decoding; return events/s."""
+    recorder, position, count = container.app.recorder, 0, 0
+    started = time.perf_counter()
+    while page := recorder.select_notifications(position, PAGE, inclusive_of_start=False):
+        count += len(page)
+        position = page[-1].id
+    return count / (time.perf_counter() - started)
+
+
+def export(container: Container, format: str, out: Path, after: int = 0) -> tuple[float, float]:
+    """Run `upare events export` in its own process; return (events/s, peak RSS in MB)."""
+    env = {
+        **os.environ,
+        "UPARE_DATA_DIR": str(container.settings.data_dir),
+        "UPARE_DATABASE_URL": container.settings.database_url,
+    }
+    upare = Path(sys.executable).with_name("upare")
+    command = [str(upare), "events", "export", "--format", format, "--out", str(out)]
+    command += ["--after-position", str(after)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    said = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise SystemExit(f"export failed ({process.returncode}): {said}")
+    rate = re.search(r"\(([\d,]+) events/s\)", said)
+    assert rate is not None, said
+    return float(rate.group(1).replace(",", "")), usage.ru_maxrss / 1024  # ru_maxrss: KiB
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--backend", choices=["auto", "postgres", "sqlite"], default="auto")
+    args = parser.parse_args()
+    backend = pick_backend(args.backend)
+    with fresh_container(backend) as container, tempfile.TemporaryDirectory() as folder:
+        began = time.perf_counter()
+        store_users(container, args.events)
+        last = container.log.head()
+        print(f"# {backend}: {last} events stored in {time.perf_counter() - began:.1f} s")
+        scan = bare_scan(container)
+        parquet, parquet_rss = export(container, "parquet", Path(folder) / "parquet")
+        jsonl, jsonl_rss = export(container, "jsonl", Path(folder) / "events.jsonl")
+        _, tenth_rss = export(container, "parquet", Path(folder) / "tenth", last - last // 10)
+        print(f"# peak RSS: parquet {parquet_rss:.0f} MB, jsonl {jsonl_rss:.0f} MB")
+    for name, rate in (("parquet", parquet), ("jsonl", jsonl)):
+        print(
+            f"BENCH export {name}: {rate:,.0f} events/s; bare scan {scan:,.0f} events/s;"
+            f" ratio {rate / scan:.2f} (target 0.3)"
+        )
+    print(
+        f"BENCH export memory: peak RSS {max(parquet_rss, jsonl_rss):.0f} MB for {last:,} events,"
+        f" {tenth_rss:.0f} MB for the last {last // 10:,} (target flat, under 200)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,300 @@
+"""`upare.history.events`, `upare events export|log|as-of`, on each backend, read back with
+DuckDB and pandas."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import duckdb
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
+from typer.testing import CliRunner
+
+from domain.users import User, user_id
+from upare import history
+from upare.cli import app
+
+
+class Note(Aggregate):
+    """An aggregate whose event changed shape: v1 had no `tags`."""
+
+    class Written(Aggregate.Created):
+        class_version = 2
+        text: str
+        tags: list[str]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["tags"] = ["untagged"]
+
+    @event(Written)
+    def __init__(self, text: str, tags: list[str]) -> None:
+        self.text, self.tags = text, tags
+
+
+def save_users(store, *uids: int) -> None:
+    store.save(
+        *[
+            User(uid=uid, username=f"u{uid}", email=f"u{uid}@x.io", password_hash="h")
+            for uid in uids
+        ]
+    )
+
+
+def rename(store, uid: int, nickname: str) -> None:
+    user = store.repository.get(user_id(uid))
+    user.change_nickname(nickname)
+    store.save(user)
+
+
+@pytest.fixture
+def failing(container):
+    """Return a function running `upare ARGS...` that must fail; it returns what it said."""
+    env = {
+        "UPARE_DATA_DIR": str(container.settings.data_dir),
+        "UPARE_DATABASE_URL": container.settings.database_url,
+    }
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(app, list(args), env=env)
+        assert result.exit_code != 0, result.output
+        return result.output
+
+    return run
+
+
+def test_events_yield_each_stored_event_as_a_plain_record_in_log_order(container):
+    save_users(container.app, 10001, 10002)
+    rename(container.app, 10001, "Alice")
+
+    found = list(history.events(container.app))
+
+    assert [(e.position, e.type, e.version) for e in found] == [
+        (1, "User.Registered", 1),
+        (2, "User.Registered", 1),
+        (3, "User.NicknameChanged", 2),
+    ]
+    assert found[2].aggregate_id == str(user_id(10001))
+    assert found[2].data == {"nickname": "Alice"}
+    assert found[0].data == {
+        "uid": 10001,
+        "username": "u10001",
+        "email": "u10001@x.io",
+        "password_hash": "h",
+    }
+    assert found[0].timestamp.tzinfo == UTC
+    assert json.loads(found[2].json())["timestamp"] == found[2].timestamp.isoformat()
+
+
+def test_events_open_the_store_the_settings_name(container):
+    save_users(container.app, 10001)
+    assert [e.position for e in history.events(container.settings)] == [1]
+
+
+def test_events_filter_by_type_aggregate_time_and_position(container):
+    save_users(container.app, 10001, 10002, 10003)
+    rename(container.app, 10002, "Bob")
+    middle = next(e.timestamp for e in history.events(container.app) if e.position == 2)
+
+    def positions(**filters) -> list[int]:
+        return [e.position for e in history.events(container.app, **filters)]
+
+    assert positions(types=["User.NicknameChanged"]) == [4]
+    assert positions(types=[get_topic(User.NicknameChanged), "User.Registered"]) == [1, 2, 3, 4]
+    assert positions(aggregate=user_id(10002)) == [2, 4]
+    assert positions(aggregate=str(user_id(10002)), types=["User.Registered"]) == [2]
+    assert positions(since=middle) == [2, 3, 4]
+    assert positions(until=middle) == [1]
+    assert positions(since=middle.replace(tzinfo=None)) == [2, 3, 4]  # naive: UTC
+    assert positions(after_position=2) == [3, 4]
+    assert positions(after_position=1, upto=3) == [2, 3]
+
+
+def test_events_read_the_log_in_pages_and_report_their_progress(container, monkeypatch):
+    save_users(container.app, *range(10001, 10026))
+    monkeypatch.setattr(history, "PAGE", 10)
+    reached: list[tuple[int, int]] = []
+
+    found = list(history.events(container.app, progress=lambda *at: reached.append(at)))
+
+    assert [e.position for e in found] == list(range(1, 26))
+    assert reached == [(10, 25), (20, 25), (25, 25)]
+
+
+def test_events_read_old_rows_in_todays_shape_through_the_mapper(container):
+    note = Note(text="hello", tags=["a"])
+    container.app.save(note)
+    transcoder = container.app.mapper.transcoder
+    old = {"text": "from v1", "timestamp": datetime.now(UTC), "originator_topic": get_topic(Note)}
+    container.app.recorder.insert_events(
+        [StoredEvent(uuid4(), 1, get_topic(Note.Written), transcoder.encode(old))]
+    )
+
+    found = [e.data for e in history.events(container.app)]
+
+    assert found[0] == {"text": "hello", "tags": ["a"]}
+    assert found[1] == {"text": "from v1", "tags": ["untagged"]}
+
+
+def test_export_to_jsonl_reads_back_with_duckdb_and_pandas(container, cli, tmp_path):
+    save_users(container.app, 10001, 10002)
+    rename(container.app, 10001, "Alice")
+    out = tmp_path / "events.jsonl"
+
+    said = cli("events", "export", "--format", "jsonl", "--out", str(out))
+
+    assert "exported 3 events (positions 1-3)" in said
+    rows = duckdb.sql(
+        f"SELECT position, type, data->>'nickname' FROM read_json('{out}') ORDER BY position"
+    ).fetchall()
+    assert rows == [
+        (1, "User.Registered", None),
+        (2, "User.Registered", None),
+        (3, "User.NicknameChanged", "Alice"),
+    ]
+    frame = pd.read_json(out, lines=True)
+    assert list(frame.columns) == [
+        "position",
+        "type",
+        "aggregate_id",
+        "version",
+        "timestamp",
+        "data",
+    ]
+    assert frame["data"][0]["email"] == "u10001@x.io"
+
+
+def test_export_to_parquet_has_typed_columns(container, cli, tmp_path):
+    save_users(container.app, 10001, 10002)
+    rename(container.app, 10002, "Bob")
+    out = tmp_path / "events"
+
+    cli(
+        "events",
+        "export",
+        "--format",
+        "parquet",
+        "--out",
+        str(out),
+        "--type",
+        "User.NicknameChanged",
+    )
+
+    schema = pq.read_schema(next(out.glob("*.parquet")))
+    assert str(schema.field("position").type) == "int64"
+    assert str(schema.field("timestamp").type) == "timestamp[us, tz=UTC]"
+    rows = duckdb.sql(
+        f"SELECT position, version, data->>'nickname', timestamp > now() - INTERVAL 1 HOUR"
+        f" FROM '{out}/*.parquet'"
+    ).fetchall()
+    assert rows == [(3, 2, "Bob", True)]
+    frame = pd.read_parquet(out)
+    assert str(frame["timestamp"].dtype).startswith("datetime64[us, UTC]")
+    assert json.loads(frame["data"][0]) == {"nickname": "Bob"}
+
+
+def test_export_filters_by_aggregate_time_and_position(container, cli, tmp_path):
+    save_users(container.app, 10001, 10002, 10003)
+    out = tmp_path / "events.jsonl"
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+
+    def exported(*options: str) -> list[int]:
+        cli("events", "export", "--format", "jsonl", "--out", str(out), *options)
+        return [json.loads(line)["position"] for line in out.read_text().splitlines()]
+
+    assert exported("--aggregate", str(user_id(10002))) == [2]
+    assert exported("--after-position", "1") == [2, 3]
+    assert exported("--since", later) == []
+    assert exported("--until", later) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("format", ["jsonl", "parquet"])
+def test_a_state_file_makes_each_run_export_only_what_is_new(container, cli, tmp_path, format):
+    out, state = tmp_path / "out", tmp_path / "state.json"
+    run = ("events", "export", "--format", format, "--out", str(out), "--state", str(state))
+    save_users(container.app, 10001, 10002)
+    cli(*run)
+    save_users(container.app, 10003)
+    rename(container.app, 10001, "Alice")
+
+    assert "exported 2 events (positions 3-4)" in cli(*run)
+    assert "exported 0 events (nothing after 4)" in cli(*run)
+
+    source = f"read_json('{out}')" if format == "jsonl" else f"'{out}/*.parquet'"
+    positions = duckdb.sql(f"SELECT position FROM {source} ORDER BY position").fetchall()
+    assert positions == [(1,), (2,), (3,), (4,)]
+    assert json.loads(state.read_text())["position"] == 4
+
+
+def test_an_incremental_jsonl_run_drops_the_partial_tail_of_a_run_that_died(
+    container, cli, tmp_path
+):
+    out, state = tmp_path / "events.jsonl", tmp_path / "state.json"
+    run = ("events", "export", "--format", "jsonl", "--out", str(out), "--state", str(state))
+    save_users(container.app, 10001)
+    cli(*run)
+    with open(out, "a") as file:
+        file.write('{"position": 2, "type": "User.Regi')  # what a killed run left
+    save_users(container.app, 10002)
+
+    cli(*run)
+
+    assert [json.loads(line)["position"] for line in out.read_text().splitlines()] == [1, 2]
+
+
+def test_export_refuses_a_bad_format_time_id_or_state(container, failing, tmp_path):
+    out = str(tmp_path / "out")
+    assert "jsonl or parquet" in failing("events", "export", "--format", "csv", "--out", out)
+    base = ("events", "export", "--format", "jsonl", "--out", out)
+    assert "not an ISO 8601 time" in failing(*base, "--since", "yesterday")
+    assert "not an id" in failing(*base, "--aggregate", "10001")
+    state = tmp_path / "state.json"
+    state.write_text('{"format": "parquet", "position": 3, "size": 0}')
+    assert "parquet export" in failing(*base, "--state", str(state))
+
+
+def test_log_prints_an_aggregates_history(container, cli):
+    save_users(container.app, 10001, 10002)
+    rename(container.app, 10001, "Alice")
+
+    lines = cli("events", "log", "--uid", "10001").splitlines()
+
+    assert [line.split("\t")[:2] for line in lines] == [["1", "v1"], ["3", "v2"]]
+    assert lines[1].split("\t")[3:] == ["User.NicknameChanged", '{"nickname": "Alice"}']
+    assert cli("events", "log", "--aggregate", str(user_id(10002))).startswith("2\tv1\t")
+
+
+def test_log_of_an_unknown_aggregate_or_without_one_fails(container, failing):
+    assert "no events of" in failing("events", "log", "--uid", "10009")
+    assert "--uid or --aggregate" in failing("events", "log")
+    assert "--uid or --aggregate" in failing("events", "log", "--uid", "1", "--aggregate", "x")
+
+
+def test_as_of_prints_an_aggregates_state_at_a_version_or_a_time(container, cli):
+    save_users(container.app, 10001)
+    between = datetime.now(UTC)
+    rename(container.app, 10001, "Alice")
+
+    first = json.loads(cli("events", "as-of", "--uid", "10001", "--version", "1"))
+    then = json.loads(cli("events", "as-of", "--uid", "10001", "--at", between.isoformat()))
+    now = json.loads(
+        cli("events", "as-of", "--uid", "10001", "--at", datetime.now(UTC).isoformat())
+    )
+
+    assert (first["type"], first["version"], first["state"]["nickname"]) == ("User", 1, "u10001")
+    assert then == first
+    assert (now["version"], now["state"]["nickname"]) == (2, "Alice")
+
+
+def test_as_of_before_the_aggregate_or_past_its_versions_fails(container, failing):
+    save_users(container.app, 10001)
+    assert "no version 3" in failing("events", "as-of", "--uid", "10001", "--version", "3")
+    before = "2020-01-01T00:00:00+00:00"
+    assert "had no version" in failing("events", "as-of", "--uid", "10001", "--at", before)
+    assert "--at or --version" in failing("events", "as-of", "--uid", "10001")
