@@ -3,8 +3,9 @@
 The user's claims on their email, phone, nickname and SNS identities are released and
 `User.Erased` is recorded, in one transaction; then their key is deleted from the vault, so
 every copy of their personal data (the store, Kafka, old exports) reads as erased. Their
-sessions and access tokens end first. Their username stays held by the erased account (it is
-not personal data, and usernames are never handed to someone else). Erasing again only
+sessions and access tokens end first, and the outbox's messages to their email and phone
+go. Their username stays held by the erased account (it is not personal data, and usernames
+are never handed to someone else). Erasing again only
 deletes the key again, so a run cut short after the save is finished by running it again.
 """
 
@@ -19,6 +20,8 @@ from commands.sns import sns_kind
 from commands.users import release
 from domain.errors import UpareError
 from domain.users import User, user_id
+from projections import outbox
+from projections.database import ReadDB
 from upare.cache import Cache
 from upare.sessions import end_other_sessions, revoke_user_tokens
 
@@ -28,7 +31,7 @@ class EraseUser:
     uid: int
 
 
-def erase_user(command: EraseUser, *, app: WriteApplication, cache: Cache) -> Done:
+def erase_user(command: EraseUser, *, app: WriteApplication, cache: Cache, db: ReadDB) -> Done:
     """Forget a person: release their claims, record `User.Erased`, delete their key."""
     try:
         user: User = app.repository.get(user_id(command.uid))
@@ -46,6 +49,7 @@ def erase_user(command: EraseUser, *, app: WriteApplication, cache: Cache) -> Do
             if value is not None
             for index in release(app, kind, value, user.id)
         ]
+        outbox.forget(db, [value for value in (user.email, user.phone) if value])
         user.erase()
         done = app.record(user, *releases)
     app.vault.erase(user.id)

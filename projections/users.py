@@ -113,5 +113,6 @@ class UsersProjection(Projection):
 
 
 def _personal(event: EventRecord, name: str) -> Any:
-    """Return one value of an event's personal data (read only when it could be opened)."""
-    return event.data["personal"][name]
+    """Return one value of an event's personal data (None once its person was erased)."""
+    personal = event.data["personal"]
+    return None if personal is None else personal[name]
