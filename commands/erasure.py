@@ -3,10 +3,11 @@
 The user's claims on their email, phone, nickname and SNS identities are released and
 `User.Erased` is recorded, in one transaction; then their key is deleted from the vault, so
 every copy of their personal data (the store, Kafka, old exports) reads as erased. Their
-sessions and access tokens end first, and the outbox's messages to their email and phone
-go. Their username stays held by the erased account (it is not personal data, and usernames
-are never handed to someone else). Erasing again only
-deletes the key again, so a run cut short after the save is finished by running it again.
+sessions and access tokens end first, and the outbox's messages to their email and phone and
+their verification codes' state (which names them) go. Their username stays held by the erased
+account (it is not personal data, and usernames are never handed to someone else). Erasing
+again only deletes the key again, so a run cut short after the save is finished by running it
+again.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from domain.errors import UpareError
 from domain.users import User, user_id
 from projections import outbox
 from projections.database import ReadDB
+from upare import codes
 from upare.cache import Cache
 from upare.sessions import end_other_sessions, revoke_user_tokens
+from upare.settings import Settings
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,7 +34,9 @@ class EraseUser:
     uid: int
 
 
-def erase_user(command: EraseUser, *, app: WriteApplication, cache: Cache, db: ReadDB) -> Done:
+def erase_user(
+    command: EraseUser, *, app: WriteApplication, cache: Cache, db: ReadDB, settings: Settings
+) -> Done:
     """Forget a person: release their claims, record `User.Erased`, delete their key."""
     try:
         user: User = app.repository.get(user_id(command.uid))
@@ -50,6 +55,7 @@ def erase_user(command: EraseUser, *, app: WriteApplication, cache: Cache, db: R
             for index in release(app, kind, value, user.id)
         ]
         outbox.forget(db, [value for value in (user.email, user.phone) if value])
+        codes.forget(cache, settings, user.uid)
         user.erase()
         done = app.record(user, *releases)
     app.vault.erase(user.id)

@@ -1,5 +1,6 @@
-"""Crypto-shredding on SQLite and PostgreSQL: personal data is sealed in the store, and after
-`users erase` neither the store, its log, the read models nor a dump of the database shows it."""
+"""Crypto-shredding on SQLite (SQLite cache) and PostgreSQL (Redis): personal data is sealed in
+the store, and after `users erase` neither the store, its log, the read models, the cache nor a
+dump of the database shows it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from commands.users import RegisterUser, free_email, load_user
 from domain.errors import UpareError
 from domain.users import User, user_id
 from projections.users import UsersProjection
+from tests.backends import backend_settings  # noqa: F401 (the settings fixture)
+from upare import codes
 from upare.vault import KEY_TABLE
 from workers.store_feed import StoreFeed
 
@@ -61,6 +64,7 @@ def dump(container) -> str:
     container.app.close()
     container.db.close()
     files = sorted(settings.data_dir.rglob("*.sqlite3*"))
+    assert [path for path in files if path.name.endswith("-wal")]  # the cache's log is read too
     return b"".join(path.read_bytes() for path in files).decode("latin-1")
 
 
@@ -112,6 +116,18 @@ def test_a_rebuild_after_an_erasure_has_no_row_of_the_person(container):
             if projection.wants(event):
                 projection.apply(tx, event)
         assert tx.fetchone(f"SELECT count(*) FROM {projection.table('profiles')}") == (0,)
+
+
+def test_an_erasure_drops_the_persons_verification_code(container):
+    uid = person(container)
+    cache, settings = container.cache, container.settings
+    code = codes.issue(cache, settings, uid, "phone", codes.VERIFY, PHONE)
+    assert cache.get(f"code:{uid}:email:{codes.VERIFY}") is not None  # register's mail's code
+
+    container.bus.execute(EraseUser(uid=uid))
+
+    assert codes.redeem(cache, settings, uid, "phone", codes.VERIFY, code) is None
+    assert cache.get(f"code:{uid}:email:{codes.VERIFY}") is None
 
 
 def test_erasing_again_answers_nothing_and_an_unknown_uid_is_202001(container):
