@@ -3,8 +3,8 @@
 The user's claims on their email, phone, nickname and SNS identities are released and
 `User.Erased` is recorded, in one transaction; then their key is deleted from the vault, so
 every copy of their personal data (the store, Kafka, old exports) reads as erased. Their
-sessions and access tokens end first, and the outbox's messages to their email and phone and
-their verification codes' state (which names them) go. Their username stays held by the erased
+sessions and access tokens end first, and the outbox's messages to them (inbox, email, phone)
+and their verification codes' state (which names them) go. Their username stays held by the erased
 account (it is not personal data, and usernames are never handed to someone else). Erasing
 again only deletes the key again, so a run cut short after the save is finished by running it
 again.
@@ -54,7 +54,7 @@ def erase_user(
             if value is not None
             for index in release(app, kind, value, user.id)
         ]
-        outbox.forget(db, [value for value in (user.email, user.phone) if value])
+        outbox.forget(db, [str(user.uid), *(value for value in (user.email, user.phone) if value)])
         codes.forget(cache, settings, user.uid)
         user.erase()
         done = app.record(user, *releases)

@@ -270,10 +270,16 @@ class User(Aggregate):
         del self.sns[channel]
 
     class Erased(Aggregate.Event):
-        """The person asked to be forgotten: their key is deleted (`upare users erase`)."""
+        """The person asked to be forgotten: their key is deleted (`upare users erase`). It
+        carries their uid, which the read models keyed by uid (friends, inbox...) need."""
+
+        uid: int
+
+    def erase(self) -> None:
+        self._erase(self.uid)
 
     @event(Erased)
-    def erase(self) -> None:
+    def _erase(self, uid: int) -> None:
         self.erased = True
         self.nickname = self.email = self.password_hash = ""
         self.phone = None

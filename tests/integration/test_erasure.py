@@ -4,16 +4,20 @@ dump of the database shows it."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
 
+from commands.calendar import AddTodo
 from commands.erasure import EraseUser
+from commands.friends import EndFriendship, MakeFriend
 from commands.profiles import ModifyBasicInfo, ModifyDetailInfo
 from commands.users import RegisterUser, free_email, load_user
 from domain.errors import UpareError
 from domain.users import User, user_id
 from projections.users import UsersProjection
+from queries import calendar, friends, inbox
 from tests.backends import backend_settings  # noqa: F401 (the settings fixture)
 from upare import codes
 from upare.vault import KEY_TABLE
@@ -40,9 +44,28 @@ def person(container) -> int:
 
 
 def project(container) -> None:
-    feed = StoreFeed(container.log, container.db, container.projections)
-    while feed.run_once():
-        pass
+    """Run both feeds (the read models', then the notifier's) until they are caught up."""
+    for projections in (container.projections, container.notifier_projections):
+        feed = StoreFeed(container.log, container.db, projections)
+        while feed.run_once():
+            pass
+
+
+def social(container) -> tuple[int, int, int]:
+    """Register Ada, Bob and Carol; Bob and Carol befriend Ada (she is their friend in common);
+    Ada has a to-do event; project. Return their uids."""
+    ada = person(container)
+    bob, carol = (
+        container.bus.execute(
+            RegisterUser(username=name, password="correct horse", email=f"{name}@example.com")
+        ).fields["uid"]
+        for name in ("bob", "carol")
+    )
+    for uid in (bob, carol):
+        container.bus.execute(MakeFriend(uid=uid, fid=ada))
+    container.bus.execute(AddTodo(uid=ada, title="Note G", start="2026-12-10T09:00:00+00:00"))
+    project(container)
+    return ada, bob, carol
 
 
 def stored_text(container) -> str:
@@ -52,7 +75,8 @@ def stored_text(container) -> str:
 
 
 def dump(container) -> str:
-    """Return a dump of the whole database: pg_dump, or the SQLite files' bytes."""
+    """Return a dump of the whole database (store, keys, read models): pg_dump, or the SQLite
+    files' bytes."""
     settings = container.settings
     if settings.is_postgres:
         done = subprocess.run(
@@ -60,7 +84,13 @@ def dump(container) -> str:
             capture_output=True,
             check=True,
         )
-        return done.stdout.decode()
+        # bytea (the stored events' states) dumps as hex: read it as the bytes it holds
+        hexes = re.sub(
+            r"\\x([0-9a-f]+)",
+            lambda match: bytes.fromhex(match[1]).decode("latin-1"),
+            done.stdout.decode(),
+        )
+        return hexes
     container.app.close()
     container.db.close()
     files = sorted(settings.data_dir.rglob("*.sqlite3*"))
@@ -104,20 +134,6 @@ def test_an_erased_person_leaves_nothing_readable_in_the_store_its_log_or_read_m
     assert not [secret for secret in SECRETS if secret in text]
 
 
-def test_a_rebuild_after_an_erasure_has_no_row_of_the_person(container):
-    uid = person(container)
-    container.bus.execute(EraseUser(uid=uid))
-    projection = UsersProjection(generation=9, replay=True)
-
-    with container.db.transaction() as tx:
-        for table, columns in UsersProjection.tables.items():
-            tx.execute(f"CREATE TABLE {projection.table(table)} ({columns})")
-        for event in container.log.read(0, 1000):
-            if projection.wants(event):
-                projection.apply(tx, event)
-        assert tx.fetchone(f"SELECT count(*) FROM {projection.table('profiles')}") == (0,)
-
-
 def test_an_erasure_drops_the_persons_verification_code(container):
     uid = person(container)
     cache, settings = container.cache, container.settings
@@ -128,6 +144,62 @@ def test_an_erasure_drops_the_persons_verification_code(container):
 
     assert codes.redeem(cache, settings, uid, "phone", codes.VERIFY, code) is None
     assert cache.get(f"code:{uid}:email:{codes.VERIFY}") is None
+
+
+def test_an_erased_person_leaves_friend_lists_recommendations_inbox_calendar_and_notices(
+    container,
+):
+    ada, bob, carol = social(container)
+    db = container.db
+    assert [f["uid"] for f in friends.friends(db, bob)] == [ada]
+    assert [r["uid"] for r in friends.recommendations(db, bob, 10)] == [carol]
+    assert inbox.messages(db, ada, 1, 10)["messages"]
+    assert calendar.events(db, ada, everything=True)
+    owners = (ada, str(ada), str(user_id(ada)))
+    social_models = [*container.projections[1:], *container.notifier_projections]
+
+    container.bus.execute(EraseUser(uid=ada))
+    project(container)
+
+    assert friends.friends(db, bob) == friends.friends(db, carol) == []
+    assert friends.recommendations(db, bob, 10) == []
+    assert inbox.messages(db, ada, 1, 10)["messages"] == []
+    assert calendar.events(db, ada, everything=True) == []
+    for cls in social_models:
+        for table in cls.tables:
+            rows = db.fetchall(f"SELECT * FROM {cls.view(table)}")
+            assert not [row for row in rows if any(cell in owners for cell in row)], (cls, table)
+    mutual = db.fetchall(f"SELECT uid, candidate, count FROM {friends.MUTUAL}")
+    assert mutual == []  # Bob and Carol had only Ada in common
+
+
+def test_friendmake_with_an_erased_person_is_202001(container):
+    ada, bob, _ = social(container)
+    container.bus.execute(EraseUser(uid=ada))
+
+    for command in (MakeFriend(uid=bob, fid=ada), EndFriendship(uid=bob, fid=ada)):
+        with pytest.raises(UpareError) as refused:
+            container.bus.execute(command)
+        assert refused.value.code == 202001
+
+
+def test_a_rebuild_of_every_read_model_after_an_erasure_has_no_trace_of_the_person(container):
+    ada, _, _ = social(container)
+    container.bus.execute(EraseUser(uid=ada))
+    owners = (ada, str(ada), str(user_id(ada)))
+
+    with container.db.transaction() as tx:
+        for cls in container.every_projection:
+            projection = cls(generation=9, replay=True)
+            for table, columns in cls.tables.items():
+                tx.execute(f"CREATE TABLE {projection.table(table)} ({columns})")
+            for event in container.log.read(0, 1000):
+                if projection.wants(event):
+                    projection.apply(tx, event)
+            for table in cls.tables:
+                rows = tx.fetchall(f"SELECT * FROM {projection.table(table)}")
+                assert len(rows) == 2 or cls.name != "users"  # Bob's and Carol's profiles
+                assert not [r for r in rows if any(c in owners for c in r)], (cls.name, table)
 
 
 def test_erasing_again_answers_nothing_and_an_unknown_uid_is_202001(container):
