@@ -4,10 +4,13 @@ dump of the database shows it."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
+import uuid
 
 import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from commands.calendar import AddTodo
 from commands.erasure import EraseUser
@@ -21,6 +24,8 @@ from queries import calendar, friends, inbox
 from tests.backends import backend_settings  # noqa: F401 (the settings fixture)
 from upare import codes
 from upare.vault import KEY_TABLE
+from workers import kafka
+from workers.relay import Relay
 from workers.store_feed import StoreFeed
 
 EMAIL, NAME, IDCARD, PHONE = (
@@ -200,6 +205,76 @@ def test_a_rebuild_of_every_read_model_after_an_erasure_has_no_trace_of_the_pers
                 rows = tx.fetchall(f"SELECT * FROM {projection.table(table)}")
                 assert len(rows) == 2 or cls.name != "users"  # Bob's and Carol's profiles
                 assert not [r for r in rows if any(c in owners for c in r)], (cls.name, table)
+
+
+@pytest.fixture
+def kafka_config(settings, kafka_bootstrap):
+    """A Kafka topic of this test's own, deleted afterwards."""
+    config = kafka.KafkaConfig(
+        bootstrap=kafka_bootstrap, topic=f"upare.test.erasure.{uuid.uuid4().hex[:10]}", partitions=2
+    )
+    yield config
+    admin = KafkaAdminClient(bootstrap_servers=config.servers)
+    try:
+        admin.delete_topics([config.topic])
+    finally:
+        admin.close()
+
+
+def relay(container, config: kafka.KafkaConfig) -> None:
+    """Publish the whole store to the topic, as the relay does."""
+    relayer = Relay(container.log, container.db, config)
+    relayer.start(kafka.ensure_topic(config))
+    producer = kafka.producer(config)
+    try:
+        while relayer.publish_page(producer):
+            pass
+    finally:
+        producer.close(timeout=5)
+
+
+def topic_dump(config: kafka.KafkaConfig) -> list[bytes]:
+    """Return every message value on the topic, from its beginning to its end."""
+    consumer = KafkaConsumer(bootstrap_servers=config.servers, enable_auto_commit=False)
+    try:
+        partitions = [
+            TopicPartition(config.topic, number)
+            for number in consumer.partitions_for_topic(config.topic) or ()
+        ]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        values: list[bytes] = []
+        while any(consumer.position(part) < end for part, end in ends.items()):
+            for records in consumer.poll(timeout_ms=1000).values():
+                values += [record.value for record in records]
+        return values
+    finally:
+        consumer.close()
+
+
+@pytest.mark.kafka
+def test_a_kafka_topic_of_the_store_has_nothing_readable_of_an_erased_person(
+    container, kafka_config
+):
+    uid = person(container)
+    relay(container, kafka_config)
+    before = topic_dump(kafka_config)
+    decoded = [kafka.decode(value, container.log) for value in before]
+    assert EMAIL in json.dumps([e.data for e in decoded], default=str)  # readable with her key
+    assert not [s for s in SECRETS if s.encode() in b"".join(before)]  # on the wire: sealed
+
+    container.bus.execute(EraseUser(uid=uid))
+    relay(container, kafka_config)
+
+    values = topic_dump(kafka_config)
+    assert len(values) == container.log.head() > len(before)  # User.Erased and the releases
+    assert not [s for s in SECRETS if s.encode() in b"".join(values)]
+    decoded = [kafka.decode(value, container.log) for value in values]
+    hers = [event for event in decoded if event.originator_id == str(user_id(uid))]
+    assert hers and all(event.data.get("personal") is None for event in hers)
+    text = json.dumps([event.data for event in decoded], default=str)
+    assert not [secret for secret in SECRETS if secret in text]
 
 
 def test_erasing_again_answers_nothing_and_an_unknown_uid_is_202001(container):
