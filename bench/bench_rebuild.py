@@ -61,8 +61,8 @@ def profile_row(event: Any) -> tuple[Any, ...]:
         event.username,
         event.username.casefold(),
         event.username,
-        event.email,
-        event.email.strip().casefold(),
+        event.personal["email"],
+        event.personal["email"].strip().casefold(),
         event.timestamp.isoformat(),
     )
 
@@ -118,7 +118,9 @@ def store_users(container: Container, count: int) -> None:
     for start in range(10001, 10001 + count, 1000):
         container.app.save(
             *[
-                User(uid=uid, username=f"u{uid}", email=f"u{uid}@x.io", password_hash=password_hash)
+                User.register(
+                    uid=uid, username=f"u{uid}", email=f"u{uid}@x.io", password_hash=password_hash
+                )
                 for uid in range(start, min(start + 1000, 10001 + count))
             ]
         )

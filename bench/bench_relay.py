@@ -38,7 +38,7 @@ def fill(store: WriteApplication, events: int) -> None:
     """Store `events` registrations, 500 a transaction (fake password hashes: no argon2)."""
     for start in range(0, events, 500):
         users = [
-            User(uid=10_001 + n, username=f"u{n}", email=f"u{n}@x.io", password_hash="x")  # noqa: S106
+            User.register(uid=10_001 + n, username=f"u{n}", email=f"u{n}@x.io", password_hash="x")  # noqa: S106
             for n in range(start, min(start + 500, events))
         ]
         store.save(*users)

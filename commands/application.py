@@ -8,7 +8,13 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Mapper
 from eventsourcing.utils import get_topic
+
+from commands.personal import PersonalMapper
+from domain.users import claim_id
+from upare.settings import Settings
+from upare.vault import MemoryKeys, Vault, derive
 
 
 @dataclass(frozen=True)
@@ -21,9 +27,36 @@ class Done:
 
 
 class WriteApplication(Application[UUID]):
-    """Upare's event-sourced write side (eventsourcing on SQLite or PostgreSQL)."""
+    """Upare's event-sourced write side (eventsourcing on SQLite or PostgreSQL).
+
+    Its mapper seals personal data with the `vault` (`commands.personal`); claims on unique
+    values are keyed by an HMAC under `secret_key` (`domain.users.claim_id`). Without a vault
+    (eventsourcing's in-memory store, in tests) the keys are kept in memory.
+    """
 
     name = "upare"
+    mapper: PersonalMapper
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        vault: Vault | None = None,
+        secret_key: str = Settings.secret_key,
+    ) -> None:
+        self.vault = vault or Vault(MemoryKeys(), secret_key)
+        self.claims_key = derive(secret_key, "upare claims")
+        super().__init__(env)
+
+    def close(self) -> None:
+        super().close()
+        self.vault.close()
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return PersonalMapper(super().construct_mapper(), self.vault)
+
+    def claim_id(self, kind: str, value: str) -> UUID:
+        """Return the id of the index entry that claims `value` for `kind` (keyed hash)."""
+        return claim_id(self.claims_key, kind, value)
 
     def record(self, *aggregates: Aggregate, **fields: Any) -> Done:
         """Save the new events of these aggregates in one transaction; answer their position."""

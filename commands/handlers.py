@@ -23,6 +23,7 @@ from eventsourcing.persistence import IntegrityError
 from commands import avatars, calendar, clients, codes, friends, inbox, sessions, sns, tokens
 from commands.application import Done
 from commands.authorize import IssueCode, issue_code
+from commands.erasure import EraseUser, erase_user
 from commands.notices import (
     RecordFriendNotified,
     RecordNotificationFailed,
@@ -69,6 +70,7 @@ HANDLERS: dict[type, Callable[..., Done]] = {
     calendar.SendReminder: calendar.send_reminder,
     friends.MakeFriend: friends.make_friend,
     friends.EndFriendship: friends.end_friendship,
+    EraseUser: erase_user,
 }
 ATTEMPTS = 30  # runs of a command that keeps meeting concurrent writers before it gives up
 # the code a command answers when it never got past its conflicts (else: 100001)

@@ -19,7 +19,6 @@ from domain.users import (
     check_nickname,
     check_password,
     check_phone,
-    index_id,
 )
 from upare.cache import Cache
 from upare.sessions import end_other_sessions, revoke_user_tokens
@@ -85,7 +84,7 @@ def _move_claim(
         raise UpareError(code)
     if old is None:
         return [claim(app, kind, new, user.id, code)]
-    if index_id(kind, old) == index_id(kind, new):
+    if app.claim_id(kind, old) == app.claim_id(kind, new):
         return []  # the same value in another case: its claim is the user's already
     return [claim(app, kind, new, user.id, code), *release(app, kind, old, user.id)]
 

@@ -24,7 +24,6 @@ from domain.users import (
     check_email,
     check_password,
     check_username,
-    index_id,
     user_id,
 )
 from projections.database import ReadDB
@@ -85,7 +84,7 @@ class Uids:
 
 def _index(app: WriteApplication, kind: str, value: str) -> Index | None:
     try:
-        index: Index = app.repository.get(index_id(kind, value))
+        index: Index = app.repository.get(app.claim_id(kind, value))
     except AggregateNotFoundError:
         return None
     return index
@@ -105,7 +104,7 @@ def claim(app: WriteApplication, kind: str, value: str, owner: UUID, code: int) 
     """
     index = _index(app, kind, value)
     if index is None:
-        return Index(kind=kind, value=value, owner=owner)
+        return Index(id=app.claim_id(kind, value), kind=kind, owner=owner)
     if index.owner not in (None, owner):
         raise UpareError(code)
     if index.owner is None:
@@ -123,17 +122,23 @@ def release(app: WriteApplication, kind: str, value: str, owner: UUID) -> list[I
 
 
 def find_account(app: WriteApplication, name: str) -> User | None:
-    """Return the user whose username, or else email, is `name` (any case), if there is one."""
+    """Return the user whose username, or else email, is `name` (any case), if there is one
+    (an erased user is no one)."""
     owner = claimed(app, "username", name) or claimed(app, "email", name)
-    return None if owner is None else app.repository.get(owner)
+    if owner is None:
+        return None
+    user: User = app.repository.get(owner)
+    return None if user.erased else user
 
 
 def load_user(app: WriteApplication, uid: int) -> User:
-    """Return the user with this uid; 202001 when there is none."""
+    """Return the user with this uid; 202001 when there is none (or they were erased)."""
     try:
         user: User = app.repository.get(user_id(uid))
     except AggregateNotFoundError:
         raise UpareError(202001) from None
+    if user.erased:
+        raise UpareError(202001)
     return user
 
 
@@ -179,11 +184,13 @@ def open_account(
     email = free_email(app, command.email)
     password = check_password(command.password)
     uid = uids.take()
-    user = User(uid=uid, username=username, email=email, password_hash=hash_password(password))
+    user = User.register(
+        uid=uid, username=username, email=email, password_hash=hash_password(password)
+    )
     try:
         return app.record(
             user,
-            Index(kind="username", value=username, owner=user.id),
+            Index(id=app.claim_id("username", username), kind="username", owner=user.id),
             claim(app, "nickname", username, user.id, 202002),
             claim(app, "email", email, user.id, 202003),
             message(uid, WELCOME.format(username=username)),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -32,9 +35,14 @@ def user_id(uid: int) -> UUID:
     return uuid5(NAMESPACE, f"user:{uid}")
 
 
-def index_id(kind: str, value: str) -> UUID:
-    """Return the id of the index entry that claims `value` (case-insensitive) for `kind`."""
-    return uuid5(NAMESPACE, f"{kind}:{value.strip().casefold()}")
+def claim_id(key: bytes, kind: str, value: str) -> UUID:
+    """Return the id of the index entry that claims `value` (case-insensitive) for `kind`.
+
+    It is a keyed hash (HMAC-SHA256 under `key`, from the settings' secret), so that nobody
+    without the key can ask the store whether a value (an email) ever had an account.
+    """
+    message = f"{kind}:{value.strip().casefold()}".encode()
+    return UUID(bytes=hmac.new(key, message, hashlib.sha256).digest()[:16])
 
 
 def check_username(username: str) -> str:
@@ -77,6 +85,17 @@ def check_phone(phone: str) -> str:
 
 
 MEDIA = ("email", "phone")
+Personal = dict[str, Any] | None  # an event's personal data; None once its person was erased
+
+
+def gather(state: dict[str, Any], *names: str) -> None:
+    """Upcast a stored v1 state: move its plain personal fields into `personal` (v2)."""
+    state["personal"] = {name: state.pop(name) for name in names}
+
+
+def _read(personal: Personal, name: str, erased: Any = "") -> Any:
+    """Return one value of an event's personal data (`erased` once it cannot be read)."""
+    return erased if personal is None else personal[name]
 
 
 class User(Aggregate):
@@ -84,75 +103,141 @@ class User(Aggregate):
 
     Its events carry no password and no code: only the password's Argon2id hash. A new email
     or phone is unverified until `verify` records its code was confirmed.
+
+    Since v2 each event holds its personal data (email, phone, nickname, details, password
+    hash, SNS openid) in one field, `personal`, which the store keeps sealed with the user's
+    own key (`commands.personal`); `upcast_v1_v2` gathers a v1 row's plain fields there. After
+    `erase` the key is gone: `personal` reads as None and the user's values as blank.
     """
 
     class Registered(Aggregate.Created):
+        class_version = 2
         uid: int
         username: str
-        email: str
-        password_hash: str
+        personal: Personal  # email, password_hash
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            gather(state, "email", "password_hash")
 
     @staticmethod
     def create_id(uid: int, **_: object) -> UUID:
         return user_id(uid)
 
+    @classmethod
+    def register(cls, *, uid: int, username: str, email: str, password_hash: str) -> User:
+        """Return a new account (its nickname is its username until changed)."""
+        return cls(
+            uid=uid, username=username, personal={"email": email, "password_hash": password_hash}
+        )
+
     @event(Registered)
-    def __init__(self, *, uid: int, username: str, email: str, password_hash: str) -> None:
+    def __init__(self, *, uid: int, username: str, personal: Personal) -> None:
         self.uid = uid
         self.username = username
         self.nickname = username  # claimed as a nickname too, so nicknames stay unique
-        self.email = email
+        self.email: str = _read(personal, "email")
         self.phone: str | None = None
         self.verified: dict[str, str] = {}  # medium -> the value whose code was confirmed
-        self.password_hash = password_hash
+        self.password_hash: str = _read(personal, "password_hash")
         self.details: dict[str, str] = {}
         self.avatar: dict[str, str] = {}  # size -> stored file name
         self.sns: dict[str, str] = {}  # channel -> openid
+        self.erased = False
 
     class PasswordChanged(Aggregate.Event):
-        password_hash: str
+        class_version = 2
+        personal: Personal  # password_hash
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            gather(state, "password_hash")
+
+    def change_password(self, password_hash: str) -> None:
+        self._change_password({"password_hash": password_hash})
 
     @event(PasswordChanged)
-    def change_password(self, password_hash: str) -> None:
-        self.password_hash = password_hash
+    def _change_password(self, personal: Personal) -> None:
+        self.password_hash = _read(personal, "password_hash")
 
     class NicknameChanged(Aggregate.Event):
-        nickname: str
+        class_version = 2
+        personal: Personal  # nickname
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            gather(state, "nickname")
+
+    def change_nickname(self, nickname: str) -> None:
+        self._change_nickname({"nickname": nickname})
 
     @event(NicknameChanged)
-    def change_nickname(self, nickname: str) -> None:
-        self.nickname = nickname
+    def _change_nickname(self, personal: Personal) -> None:
+        self.nickname = _read(personal, "nickname")
 
     class EmailChanged(Aggregate.Event):
-        email: str
+        class_version = 2
+        personal: Personal  # email
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            gather(state, "email")
+
+    def change_email(self, email: str) -> None:
+        self._change_email({"email": email})
 
     @event(EmailChanged)
-    def change_email(self, email: str) -> None:
-        self.email = email
+    def _change_email(self, personal: Personal) -> None:
+        self.email = _read(personal, "email")
         self.verified.pop("email", None)
 
     class PhoneChanged(Aggregate.Event):
-        phone: str
+        class_version = 2
+        personal: Personal  # phone
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            gather(state, "phone")
+
+    def change_phone(self, phone: str) -> None:
+        self._change_phone({"phone": phone})
 
     @event(PhoneChanged)
-    def change_phone(self, phone: str) -> None:
-        self.phone = phone
+    def _change_phone(self, personal: Personal) -> None:
+        self.phone = _read(personal, "phone", None)
         self.verified.pop("phone", None)
 
     class MediumVerified(Aggregate.Event):
+        class_version = 2
         medium: str
-        value: str
+        personal: Personal  # value
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            gather(state, "value")
+
+    def verify(self, medium: str, value: str) -> None:
+        self._verify(medium, {"value": value})
 
     @event(MediumVerified)
-    def verify(self, medium: str, value: str) -> None:
-        self.verified[medium] = value
+    def _verify(self, medium: str, personal: Personal) -> None:
+        if personal is not None:
+            self.verified[medium] = personal["value"]
 
     class DetailsChanged(Aggregate.Event):
-        details: dict[str, str]
+        class_version = 2
+        personal: Personal  # details
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            gather(state, "details")
+
+    def change_details(self, details: dict[str, str]) -> None:
+        self._change_details({"details": details})
 
     @event(DetailsChanged)
-    def change_details(self, details: dict[str, str]) -> None:
-        self.details = {**self.details, **details}
+    def _change_details(self, personal: Personal) -> None:
+        self.details = {**self.details, **_read(personal, "details", {})}
 
     class AvatarSet(Aggregate.Event):
         files: dict[str, str]
@@ -162,12 +247,20 @@ class User(Aggregate):
         self.avatar = files
 
     class SnsBound(Aggregate.Event):
+        class_version = 2
         channel: str
-        openid: str
+        personal: Personal  # openid
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            gather(state, "openid")
+
+    def bind_sns(self, channel: str, openid: str) -> None:
+        self._bind_sns(channel, {"openid": openid})
 
     @event(SnsBound)
-    def bind_sns(self, channel: str, openid: str) -> None:
-        self.sns[channel] = openid
+    def _bind_sns(self, channel: str, personal: Personal) -> None:
+        self.sns[channel] = _read(personal, "openid")
 
     class SnsUnbound(Aggregate.Event):
         channel: str
@@ -175,6 +268,22 @@ class User(Aggregate):
     @event(SnsUnbound)
     def unbind_sns(self, channel: str) -> None:
         del self.sns[channel]
+
+    class Erased(Aggregate.Event):
+        """The person asked to be forgotten: their key is deleted (`upare users erase`). It
+        carries their uid, which the read models keyed by uid (friends, inbox...) need."""
+
+        uid: int
+
+    def erase(self) -> None:
+        self._erase(self.uid)
+
+    @event(Erased)
+    def _erase(self, uid: int) -> None:
+        self.erased = True
+        self.nickname = self.email = self.password_hash = ""
+        self.phone = None
+        self.verified, self.details, self.avatar, self.sns = {}, {}, {}, {}
 
     def medium(self, medium: str) -> str | None:
         """Return the user's email or phone (`medium` names which)."""
@@ -189,22 +298,23 @@ class Index(Aggregate):
     """A claim on a unique value (a username, an email, a phone, a nickname, an SNS identity):
     one aggregate per value.
 
-    Its id is derived from the normalised value, so a second claim on the same value fails on
-    the event store's own uniqueness constraint (or, once released and claimed again, on its
-    version), in the same transaction as the claimant. `owner` is None while released.
+    Its id is a keyed hash of the normalised value (`claim_id`), so a second claim on the same
+    value fails on the event store's own uniqueness constraint (or, once released and claimed
+    again, on its version), in the same transaction as the claimant. `owner` is None while
+    released. Since v2 its events do not hold the value itself: `upcast_v1_v2` drops it.
     """
 
     class Claimed(Aggregate.Created):
+        class_version = 2
         kind: str
-        value: str
         owner: UUID
 
-    @staticmethod
-    def create_id(kind: str, value: str, **_: object) -> UUID:
-        return index_id(kind, value)
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.pop("value")
 
     @event(Claimed)
-    def __init__(self, *, kind: str, value: str, owner: UUID) -> None:
+    def __init__(self, *, id: UUID, kind: str, owner: UUID) -> None:
         self.kind = kind
         self.owner: UUID | None = owner
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from domain.calendar import Todo
+from domain.users import User
 from projections.base import Projection, handles
 from projections.database import Transaction
 from projections.events import EventRecord
@@ -25,9 +26,13 @@ class CalendarProjection(Projection):
     `reminded` is the `remind_at` whose reminder was sent; `due_at` is the `remind_at` still
     to send (none once sent, done or cleared), so that the scheduler's question "which
     reminders are due?" reads one index of pending reminders, not every past one.
+
+    An erased person's events go (`User.Erased`); a later event of a to-do of theirs changes
+    nothing.
     """
 
     name = "calendar"
+    version = 2
     tables = {
         "events": (
             "id BIGINT PRIMARY KEY, todo_id TEXT NOT NULL, uid BIGINT NOT NULL,"
@@ -81,6 +86,10 @@ class CalendarProjection(Projection):
             (event.data["remind_at"], event.originator_id),
         )
         self._rearm(tx, event)
+
+    @handles(User.Erased)
+    def erased(self, tx: Transaction, event: EventRecord) -> None:
+        tx.execute(f"DELETE FROM {self.table('events')} WHERE uid = ?", (event.data["uid"],))
 
     def _rearm(self, tx: Transaction, event: EventRecord) -> None:
         """Set `due_at` from the row as it now is: its `remind_at`, unless sent or done."""

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification, Transcoder
+from eventsourcing.persistence import ApplicationRecorder, Notification
+
+if TYPE_CHECKING:
+    from commands.personal import PersonalMapper
 
 
 @dataclass(frozen=True)
@@ -47,13 +50,9 @@ def record(
 class EventLog:
     """The event store's notification log, read in global order."""
 
-    def __init__(self, recorder: ApplicationRecorder, mapper: Mapper[Any]) -> None:
+    def __init__(self, recorder: ApplicationRecorder, mapper: PersonalMapper) -> None:
         self.recorder = recorder
         self.mapper = mapper
-
-    @property
-    def transcoder(self) -> Transcoder:
-        return self.mapper.transcoder
 
     def head(self) -> int:
         """Return the last position stored (0 for an empty store)."""
@@ -81,11 +80,19 @@ class EventLog:
         return state
 
     def decode(self, notification: Notification) -> EventRecord:
-        """Decode one stored notification."""
-        return record(
+        """Decode one stored notification, in its event's current shape (`PersonalMapper`)."""
+        return self.state_record(
             notification.id,
             str(notification.originator_id),
             notification.originator_version,
             notification.topic,
-            self.transcoder.decode(self.plain_state(notification)),
+            self.mapper.transcoder.decode(self.plain_state(notification)),
         )
+
+    def state_record(
+        self, position: int, originator_id: str, version: int, topic: str, state: dict[str, Any]
+    ) -> EventRecord:
+        """Build the record of a decoded stored state, from the store or a Kafka envelope:
+        upcast, its personal data opened (None when its person was erased)."""
+        data = self.mapper.read_state(topic, originator_id, state)
+        return record(position, originator_id, version, topic, data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from domain.friends import Friendship
+from domain.users import User
 from projections.base import Projection, handles
 from projections.database import Transaction
 from projections.events import EventRecord
@@ -16,9 +17,13 @@ class FriendsProjection(Projection):
     pending, 1 once `FriendNotified`, 0 once `FriendNotificationFailed`. An outcome of an older
     round changes nothing; an ended friendship's rows go. `pairs` keeps each friendship's two
     uids, which its later events (`Remade`, `Ended`) do not carry.
+
+    An erased person (`User.Erased`) leaves every list, and their pairs go; a later event of
+    a friendship of theirs (none should come: the commands refuse them) changes nothing.
     """
 
     name = "friends"
+    version = 2
     tables = {
         "list": (
             "uid BIGINT NOT NULL, friend BIGINT NOT NULL, friendship_id TEXT NOT NULL,"
@@ -55,7 +60,7 @@ class FriendsProjection(Projection):
             (event.originator_id,),
         )
         if pair is None:
-            raise LookupError(f"friendship {event.originator_id} was remade but never made")
+            return  # a friendship of an erased person
         self._insert(tx, event, pair[0], pair[1], event.data["round"])
 
     @handles(Friendship.Ended)
@@ -77,3 +82,9 @@ class FriendsProjection(Projection):
     @handles(Friendship.FriendNotificationFailed)
     def friend_notification_failed(self, tx: Transaction, event: EventRecord) -> None:
         self._outcome(tx, event, 0)
+
+    @handles(User.Erased)
+    def erased(self, tx: Transaction, event: EventRecord) -> None:
+        uid = event.data["uid"]
+        tx.execute(f"DELETE FROM {self.table('list')} WHERE uid = ? OR friend = ?", (uid, uid))
+        tx.execute(f"DELETE FROM {self.table('pairs')} WHERE low = ? OR high = ?", (uid, uid))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from domain.inbox import Message
+from domain.users import User
 from projections.base import Projection, handles
 from projections.database import Transaction
 from projections.events import EventRecord
@@ -11,9 +12,10 @@ from projections.events import EventRecord
 class InboxProjection(Projection):
     """One row per message. `id` is the global position of the message's `Sent` event, the
     id clients see: the log gives it, so a rebuild gives every message the same id again.
-    `unread` is 1 or 0; `sent_at` is ISO 8601 UTC."""
+    `unread` is 1 or 0; `sent_at` is ISO 8601 UTC. An erased person's inbox goes."""
 
     name = "messages"
+    version = 2
     tables = {
         "inbox": (
             "id BIGINT PRIMARY KEY, message_id TEXT NOT NULL, uid BIGINT NOT NULL,"
@@ -45,3 +47,7 @@ class InboxProjection(Projection):
             f"UPDATE {self.table('inbox')} SET unread = 0 WHERE message_id = ?",
             (event.originator_id,),
         )
+
+    @handles(User.Erased)
+    def erased(self, tx: Transaction, event: EventRecord) -> None:
+        tx.execute(f"DELETE FROM {self.table('inbox')} WHERE uid = ?", (event.data["uid"],))

@@ -13,6 +13,7 @@ which close the row here.
 from __future__ import annotations
 
 from domain.friends import Friendship
+from domain.users import User
 from projections import outbox
 from projections.base import Projection, handles
 from projections.database import Transaction
@@ -27,9 +28,11 @@ SUBJECT = "You have a new friend on Upare"
 class NoticesProjection(Projection):
     """One row per friendship round. `inbox_key`/`mail_key` are the keys its messages have
     in the outbox (a key without a row: nothing was queued, e.g. a round built by a rebuild
-    from history); `reason` is set when the notice could not even be queued."""
+    from history); `reason` is set when the notice could not even be queued. An erased
+    person's rounds go (`User.Erased`), as maker or as friend."""
 
     name = "notices"
+    version = 2
     has_side_effects = True
     after = (UsersProjection.name,)
     tables = {
@@ -53,7 +56,8 @@ class NoticesProjection(Projection):
             f"SELECT maker, friend FROM {self.table('rounds')} WHERE friendship_id = ?",
             (event.originator_id,),
         )
-        assert row is not None, "a friendship is made before it is made again"
+        if row is None:
+            return  # a friendship of an erased person
         maker = event.data["maker"]
         friend = row[1] if int(row[0]) == maker else row[0]
         self._notice(tx, event, event.data["round"], maker, int(friend))
@@ -105,3 +109,8 @@ class NoticesProjection(Projection):
             f"UPDATE {self.table('rounds')} SET status = ? WHERE friendship_id = ? AND round = ?",
             (status, event.originator_id, event.data["round"]),
         )
+
+    @handles(User.Erased)
+    def erased(self, tx: Transaction, event: EventRecord) -> None:
+        uid = event.data["uid"]
+        tx.execute(f"DELETE FROM {self.table('rounds')} WHERE maker = ? OR friend = ?", (uid, uid))

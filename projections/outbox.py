@@ -153,3 +153,11 @@ def counts(db: ReadDB) -> dict[str, int]:
     """Return how many rows the outbox has in each status."""
     rows = db.fetchall(f"SELECT status, count(*) FROM {TABLE} GROUP BY status")
     return {str(row[0]): int(row[1]) for row in rows}
+
+
+def forget(db: ReadDB, recipients: list[str]) -> None:
+    """Delete every message to these addresses, sent or not (an erased person's: they leave
+    no address or code behind)."""
+    with db.transaction() as tx:
+        condition, params = tx.among("recipient", recipients)
+        tx.execute(f"DELETE FROM {TABLE} WHERE {condition}", params)

@@ -2,12 +2,14 @@
 
 Counts change incrementally with each friendship made or ended, never recomputed per query:
 a new friendship of `a` and `b` gives `b` one more friend in common with each friend of `a`,
-and `a` one more with each friend of `b`; an ending takes them back.
+and `a` one more with each friend of `b`; an ending takes them back. An erased person's
+friendships are taken back one by one, as if ended, and their pairs go.
 """
 
 from __future__ import annotations
 
 from domain.friends import Friendship
+from domain.users import User
 from projections.base import Projection, handles
 from projections.database import Transaction
 from projections.events import EventRecord
@@ -23,6 +25,7 @@ class RecommendationsProjection(Projection):
     """
 
     name = "recommendations"
+    version = 2
     tables = {
         "pairs": "friendship_id TEXT PRIMARY KEY, low BIGINT NOT NULL, high BIGINT NOT NULL",
         "adjacency": "uid BIGINT NOT NULL, friend BIGINT NOT NULL, PRIMARY KEY (uid, friend)",
@@ -45,26 +48,39 @@ class RecommendationsProjection(Projection):
 
     @handles(Friendship.Remade)
     def remade(self, tx: Transaction, event: EventRecord) -> None:
-        self._befriend(tx, *self._pair(tx, event))
+        pair = self._pair(tx, event)
+        if pair is not None:
+            self._befriend(tx, *pair)
 
     @handles(Friendship.Ended)
     def ended(self, tx: Transaction, event: EventRecord) -> None:
-        low, high = self._pair(tx, event)
+        pair = self._pair(tx, event)
+        if pair is not None:
+            self._unfriend(tx, *pair)
+
+    @handles(User.Erased)
+    def erased(self, tx: Transaction, event: EventRecord) -> None:
+        uid = event.data["uid"]
+        friends = tx.fetchall(f"SELECT friend FROM {self.table('adjacency')} WHERE uid = ?", (uid,))
+        for (friend,) in friends:
+            self._unfriend(tx, uid, int(friend))
+        tx.execute(f"DELETE FROM {self.table('pairs')} WHERE low = ? OR high = ?", (uid, uid))
+
+    def _pair(self, tx: Transaction, event: EventRecord) -> tuple[int, int] | None:
+        """Return the friendship's two uids (None once one of them was erased)."""
+        pair = tx.fetchone(
+            f"SELECT low, high FROM {self.table('pairs')} WHERE friendship_id = ?",
+            (event.originator_id,),
+        )
+        return None if pair is None else (int(pair[0]), int(pair[1]))
+
+    def _unfriend(self, tx: Transaction, low: int, high: int) -> None:
         tx.execute(
             f"DELETE FROM {self.table('adjacency')} WHERE (uid = ? AND friend = ?)"
             " OR (uid = ? AND friend = ?)",
             (low, high, high, low),
         )
         self._uncount(tx, low, high)
-
-    def _pair(self, tx: Transaction, event: EventRecord) -> tuple[int, int]:
-        pair = tx.fetchone(
-            f"SELECT low, high FROM {self.table('pairs')} WHERE friendship_id = ?",
-            (event.originator_id,),
-        )
-        if pair is None:
-            raise LookupError(f"friendship {event.originator_id} has no Made before {event.type}")
-        return int(pair[0]), int(pair[1])
 
     def _befriend(self, tx: Transaction, low: int, high: int) -> None:
         """Count the new friends in common (before the pair is adjacent), then make it so."""

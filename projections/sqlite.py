@@ -41,6 +41,7 @@ class SqliteDB(Reads):
             connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA secure_delete=ON")  # an erasure leaves no bytes behind
             self._local.connection = connection
         return connection
 

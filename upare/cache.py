@@ -26,6 +26,7 @@ class Cache(Protocol):
     def incr(self, key: str, ttl_seconds: float) -> int: ...
     def ttl(self, key: str) -> float | None: ...
     def delete(self, *keys: str) -> None: ...
+    def forget(self, *keys: str) -> None: ...
     def join(self, key: str, member: str, ttl_seconds: float) -> None: ...
     def members(self, key: str) -> frozenset[str]: ...
     def leave(self, key: str, member: str) -> None: ...
@@ -78,6 +79,10 @@ class RedisCache:
         if keys:
             self.client.delete(*(self.prefix + key for key in keys))
 
+    def forget(self, *keys: str) -> None:
+        """Delete these keys for good (an erasure): in Redis, the same as `delete`."""
+        self.delete(*keys)
+
     def join(self, key: str, member: str, ttl_seconds: float) -> None:
         key, now = self.prefix + key, time.time()
         pipe = self.client.pipeline(transaction=True)
@@ -126,6 +131,7 @@ class SqliteCache:
             # no fsync a commit: a crash of the machine may lose the last few changes, never
             # the file; a cache can afford that, and a login would spend ~10 ms on fsyncs
             connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA secure_delete=ON")  # a deleted value leaves no bytes
             self._local.connection = connection
         return connection
 
@@ -190,6 +196,13 @@ class SqliteCache:
     def delete(self, *keys: str) -> None:
         with self._write() as connection:
             connection.executemany("DELETE FROM cache WHERE key = ?", [(key,) for key in keys])
+
+    def forget(self, *keys: str) -> None:
+        """Delete these keys and every copy of them on disk (an erasure): the deleted cells
+        are zeroed (`secure_delete`) and the write-ahead log, which still holds the pages as
+        they were, is checkpointed and truncated."""
+        self.delete(*keys)
+        self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def join(self, key: str, member: str, ttl_seconds: float) -> None:
         with self._write() as connection:

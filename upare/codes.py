@@ -26,6 +26,7 @@ import math
 import secrets
 
 from domain.errors import UpareError
+from domain.users import MEDIA
 from projections import outbox
 from upare.cache import Cache
 from upare.rate_limits import CODE_SENDS, RateLimits
@@ -95,6 +96,18 @@ def hold(cache: Cache, settings: Settings, uid: int, medium: str) -> int | None:
 def release(cache: Cache, settings: Settings, uid: int, medium: str) -> None:
     """End the resend interval (its send failed), so that a new code can be sent at once."""
     cache.delete(_timer(settings, uid, medium))
+
+
+def forget(cache: Cache, settings: Settings, uid: int) -> None:
+    """Drop every code state of this user (an erasure: it names their email or phone)."""
+    keys = []
+    for medium in MEDIA:
+        key = _key(settings, uid, medium, VERIFY)
+        found = cache.get(key)
+        if found is not None:
+            keys.append(f"code-tries:{json.loads(found)['id']}")
+        keys += [key, _timer(settings, uid, medium)]
+    cache.forget(*keys)
 
 
 def message(medium: str, value: str, code: str) -> outbox.Message:

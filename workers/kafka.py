@@ -15,11 +15,11 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from eventsourcing.persistence import Notification, Transcoder
+from eventsourcing.persistence import Notification
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from projections.events import EventRecord, event_type, record
+from projections.events import EventLog, EventRecord, event_type
 from upare.settings import Settings
 
 SOURCE = "upare"
@@ -139,16 +139,17 @@ def encode(notification: Notification, state: bytes) -> tuple[bytes, bytes]:
             "datacontenttype": "application/json",
             "position": notification.id,
             "version": notification.originator_version,
+            "dataversion": stored.get("class_version", 1),  # the schema version of `data`
         },
         separators=(",", ":"),
     )
     return subject.encode(), b"".join((head[:-1].encode(), b',"data":', state, b"}"))
 
 
-def decode(value: bytes, transcoder: Transcoder) -> EventRecord:
-    """Return the event record an envelope carries, its data decoded by the store's transcoder."""
-    envelope = transcoder.decode(value)
-    return record(
+def decode(value: bytes, log: EventLog) -> EventRecord:
+    """Return the event record an envelope carries, decoded as the store's log decodes it."""
+    envelope = log.mapper.transcoder.decode(value)
+    return log.state_record(
         int(envelope["position"]),
         envelope["subject"],
         int(envelope["version"]),

@@ -135,7 +135,7 @@ class Projector:
         events: list[EventRecord] = []
         progress: dict[int, Progress] = {}
         for partition, records in batch.items():
-            decoded = [kafka.decode(record.value, self.log.transcoder) for record in records]
+            decoded = [kafka.decode(record.value, self.log) for record in records]
             events += decoded
             progress[partition.partition] = Progress(
                 records[-1].offset + 1, max(event.position for event in decoded)

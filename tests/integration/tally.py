@@ -107,7 +107,9 @@ def stream(
             for _ in range(5):
                 uid += 1
                 name = f"u{uid}"
-                batch.append(User(uid=uid, username=name, email=f"{name}@x.io", password_hash="x"))
+                batch.append(
+                    User.register(uid=uid, username=name, email=f"{name}@x.io", password_hash="x")
+                )
                 size += 1
         yield store.record(*batch).position
         saved += size

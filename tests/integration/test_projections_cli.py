@@ -18,7 +18,7 @@ from upare.status import pipeline_status
 def save_users(store, *uids: int) -> None:
     store.save(
         *[
-            User(uid=uid, username=f"u{uid}", email=f"u{uid}@x.io", password_hash="h")
+            User.register(uid=uid, username=f"u{uid}", email=f"u{uid}@x.io", password_hash="h")
             for uid in uids
         ]
     )

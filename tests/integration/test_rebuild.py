@@ -24,8 +24,11 @@ def save_users(store, first: int, count: int, per_save: int = 500) -> None:
     for start in range(first, first + count, per_save):
         aggregates = []
         for uid in range(start, min(start + per_save, first + count)):
-            user = User(uid=uid, username=f"u{uid}", email=f"u{uid}@x.io", password_hash="h")
-            aggregates += [user, Index(kind="username", value=f"u{uid}", owner=user.id)]
+            user = User.register(
+                uid=uid, username=f"u{uid}", email=f"u{uid}@x.io", password_hash="h"
+            )
+            claim = Index(id=store.claim_id("username", f"u{uid}"), kind="username", owner=user.id)
+            aggregates += [user, claim]
         store.save(*aggregates)
 
 

@@ -366,7 +366,7 @@ def test_a_change_that_never_gets_past_concurrent_writers_fails_with_202303(
     cache, tmp_path, command
 ):
     store = Contended(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    store.save(User(uid=10001, username="alice", email="a@x.io", password_hash="x"))
+    store.save(User.register(uid=10001, username="alice", email="a@x.io", password_hash="x"))
     bus = wiring.bus(store, tmp_path, cache=cache, clock=lambda: NOON)
 
     refused = refusal(bus, command)

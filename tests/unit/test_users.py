@@ -11,7 +11,7 @@ from commands.handlers import Bus
 from commands.users import RegisterUser, Uids
 from domain.errors import UpareError
 from domain.passwords import verify_password
-from domain.users import EMAIL, Index, User, check_email, index_id, user_id
+from domain.users import EMAIL, Index, User, check_email, user_id
 from tests.unit import wiring
 
 
@@ -41,9 +41,9 @@ def test_registering_records_the_user_and_claims_its_username_and_email(store, b
 
     user = store.repository.get(user_id(done.fields["uid"]))
     assert (user.username, user.email, user.nickname) == ("alice", "alice@example.com", "alice")
-    assert store.repository.get(index_id("username", "ALICE")).owner == user.id
-    assert store.repository.get(index_id("email", "Alice@Example.com")).owner == user.id
-    assert store.repository.get(index_id("nickname", "Alice")).owner == user.id
+    assert store.repository.get(store.claim_id("username", "ALICE")).owner == user.id
+    assert store.repository.get(store.claim_id("email", "Alice@Example.com")).owner == user.id
+    assert store.repository.get(store.claim_id("nickname", "Alice")).owner == user.id
     assert done.position == 5  # the user, its three claims and its welcome, saved together
 
 
@@ -122,11 +122,11 @@ def test_bad_values_are_refused_with_the_parameter_named(
 def test_a_second_claim_on_a_value_conflicts_in_the_store(store):
     from eventsourcing.persistence import IntegrityError
 
-    store.save(Index(kind="username", value="carol", owner=user_id(1)))
+    store.save(Index(id=store.claim_id("username", "carol"), kind="username", owner=user_id(1)))
     with pytest.raises(IntegrityError):
         store.save(
-            User(uid=10001, username="carol", email="c@example.com", password_hash="x"),
-            Index(kind="username", value="Carol", owner=user_id(10001)),
+            User.register(uid=10001, username="carol", email="c@example.com", password_hash="x"),
+            Index(id=store.claim_id("username", "Carol"), kind="username", owner=user_id(10001)),
         )
     assert not store.exists(user_id(10001))  # nothing of the refused transaction was kept
 

@@ -1,0 +1,68 @@
+"""Personal data in stored events: sealed with its person's key on the way in, opened (or read
+as erased) on the way out, and old rows upcast to the events' current shape.
+
+An event with a `personal` field (the User events, v2) is stored with that field replaced by
+`sealed`: the field's JSON encrypted with the key of the event's originator (`upare.vault`).
+Every reader goes through this mapper: aggregate loading (`to_domain_event`), the read side's
+event log and the Kafka feed (`read_state`, on the stored state the relay publishes as it is),
+and the export. A `personal` of None means its person was erased: their key is gone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.utils import resolve_topic
+
+from upare.vault import Vault
+
+SEALED = "sealed"
+PERSONAL = "personal"
+
+
+class PersonalMapper(Mapper[UUID]):
+    """eventsourcing's mapper, sealing and opening events' personal data with a `Vault`."""
+
+    def __init__(self, base: Mapper[UUID], vault: Vault) -> None:
+        super().__init__(base.transcoder, base.compressor, base.cipher)
+        self.vault = vault
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        state = vars(domain_event)
+        if PERSONAL not in state:
+            return super().to_stored_event(domain_event)
+        sealed = object.__new__(type(domain_event))
+        personal = state[PERSONAL]
+        object.__setattr__(
+            sealed,
+            "__dict__",
+            {
+                **{name: value for name, value in state.items() if name != PERSONAL},
+                SEALED: self.vault.seal(domain_event.originator_id, personal),
+            },
+        )
+        return super().to_stored_event(sealed)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        domain_event = super().to_domain_event(stored_event)  # upcast, as eventsourcing does
+        self.open(domain_event.originator_id, vars(domain_event))
+        return domain_event
+
+    def read_state(self, topic: str, originator_id: str, state: dict[str, Any]) -> dict[str, Any]:
+        """Return a decoded stored state in its event's current shape, personal data opened."""
+        cls = resolve_topic(topic)
+        current = getattr(cls, "class_version", 1)
+        version = state.pop("class_version", 1)
+        while version < current:
+            getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
+            version += 1
+        self.open(UUID(originator_id), state)
+        return state
+
+    def open(self, owner: UUID, state: dict[str, Any]) -> None:
+        """Replace a state's sealed personal data with its plain data (None once erased)."""
+        if SEALED in state:
+            state[PERSONAL] = self.vault.open(owner, state.pop(SEALED))

@@ -1,0 +1,160 @@
+"""Personal data's keys: one AES-GCM key per person, kept beside the event store, never in events.
+
+A person's key is made the first time data of theirs is sealed, and stored wrapped (encrypted)
+by a key derived from `UPARE_SECRET_KEY`, in `personal_keys`: a table of the event store's own
+database (the SQLite file or PostgreSQL). Erasing a person deletes their key (crypto-shredding):
+every copy of their sealed data, in the store, on Kafka and in exports, is unreadable at once.
+
+Unwrapped keys are kept in memory for `CACHE_SECONDS`, so another process that read a key just
+before an erasure may read that person's data for that long (their `User.Erased` event is what
+blanks them in the read models, so nothing shown depends on it).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from typing import TYPE_CHECKING, Any, Protocol
+from uuid import UUID
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+if TYPE_CHECKING:
+    from projections.database import ReadDB
+
+KEY_TABLE = "personal_keys"
+INSTALL_LOCK = 7261011  # the advisory lock that serialises creating the table
+CACHE_SECONDS = 60.0
+NONCE = 12
+
+
+def derive(secret_key: str, purpose: str) -> bytes:
+    """Return a 256-bit key for one purpose, derived from the settings' secret key (HKDF)."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode())
+    return hkdf.derive(secret_key.encode())
+
+
+class Keys(Protocol):
+    """Where the wrapped keys are kept, by owner (an aggregate id as text)."""
+
+    def get(self, owner: str) -> str | None: ...
+    def add(self, owner: str, wrapped: str) -> None: ...
+    def delete(self, owner: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class TableKeys:
+    """The wrapped keys in `personal_keys` of the event store's database."""
+
+    def __init__(self, db: ReadDB) -> None:
+        self.db = db
+
+    def install(self) -> None:
+        """Create the key table if it is missing."""
+        with self.db.transaction() as tx:
+            tx.lock_exclusive(INSTALL_LOCK)
+            tx.execute(
+                f"CREATE TABLE IF NOT EXISTS {KEY_TABLE}"
+                " (owner TEXT PRIMARY KEY, wrapped TEXT NOT NULL)"
+            )
+
+    def get(self, owner: str) -> str | None:
+        row = self.db.fetchone(f"SELECT wrapped FROM {KEY_TABLE} WHERE owner = ?", (owner,))
+        return None if row is None else str(row[0])
+
+    def add(self, owner: str, wrapped: str) -> None:
+        with self.db.transaction() as tx:
+            tx.execute(
+                f"INSERT INTO {KEY_TABLE} (owner, wrapped) VALUES (?, ?)"
+                " ON CONFLICT (owner) DO NOTHING",
+                (owner, wrapped),
+            )
+
+    def delete(self, owner: str) -> None:
+        with self.db.transaction() as tx:
+            tx.execute(f"DELETE FROM {KEY_TABLE} WHERE owner = ?", (owner,))
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class MemoryKeys(dict[str, str]):
+    """The wrapped keys in memory, beside an in-memory event store (eventsourcing's popo)."""
+
+    def add(self, owner: str, wrapped: str) -> None:
+        self.setdefault(owner, wrapped)
+
+    def delete(self, owner: str) -> None:
+        self.pop(owner, None)
+
+    def close(self) -> None:
+        """Nothing to close: the keys go with the process."""
+
+
+class Vault:
+    """Seal and open personal data with its person's key; erase a person by their key."""
+
+    def __init__(self, keys: Keys, secret_key: str) -> None:
+        self.keys = keys
+        self._wrapper = AESGCM(derive(secret_key, "upare personal keys"))
+        self._cache: dict[str, tuple[bytes, float]] = {}
+
+    def seal(self, owner: UUID, data: dict[str, Any]) -> str:
+        """Return `data` encrypted with the owner's key (made now if they have none)."""
+        key = self._key(owner) or self._new_key(owner)
+        nonce = os.urandom(NONCE)
+        plain = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+        return _text(nonce + AESGCM(key).encrypt(nonce, plain, owner.bytes))
+
+    def open(self, owner: UUID, sealed: str) -> dict[str, Any] | None:
+        """Return the data sealed for `owner`, or None when their key is gone (erased)."""
+        key = self._key(owner)
+        if key is None:
+            return None
+        blob = base64.b64decode(sealed)
+        data: dict[str, Any] = json.loads(
+            AESGCM(key).decrypt(blob[:NONCE], blob[NONCE:], owner.bytes)
+        )
+        return data
+
+    def erase(self, owner: UUID) -> None:
+        """Delete the owner's key: what was sealed with it can never be opened again."""
+        self._cache.pop(str(owner), None)
+        self.keys.delete(str(owner))
+
+    def close(self) -> None:
+        self.keys.close()
+
+    def _key(self, owner: UUID) -> bytes | None:
+        name = str(owner)
+        cached = self._cache.get(name)
+        if cached is not None and time.monotonic() - cached[1] < CACHE_SECONDS:
+            return cached[0]
+        wrapped = self.keys.get(name)
+        if wrapped is None:
+            self._cache.pop(name, None)
+            return None
+        blob = base64.b64decode(wrapped)
+        try:
+            key = self._wrapper.decrypt(blob[:NONCE], blob[NONCE:], owner.bytes)
+        except InvalidTag:
+            raise ValueError(f"the key of {name} does not open with UPARE_SECRET_KEY") from None
+        self._cache[name] = (key, time.monotonic())
+        return key
+
+    def _new_key(self, owner: UUID) -> bytes:
+        nonce = os.urandom(NONCE)
+        wrapped = nonce + self._wrapper.encrypt(nonce, AESGCM.generate_key(256), owner.bytes)
+        self.keys.add(str(owner), _text(wrapped))
+        key = self._key(owner)  # the one stored: another process may have added one first
+        assert key is not None
+        return key
+
+
+def _text(blob: bytes) -> str:
+    return base64.b64encode(blob).decode()
