@@ -41,7 +41,7 @@ class Note(Aggregate):
 def save_users(store, *uids: int) -> None:
     store.save(
         *[
-            User(uid=uid, username=f"u{uid}", email=f"u{uid}@x.io", password_hash="h")
+            User.register(uid=uid, username=f"u{uid}", email=f"u{uid}@x.io", password_hash="h")
             for uid in uids
         ]
     )
@@ -81,12 +81,11 @@ def test_events_yield_each_stored_event_as_a_plain_record_in_log_order(container
         (3, "User.NicknameChanged", 2),
     ]
     assert found[2].aggregate_id == str(user_id(10001))
-    assert found[2].data == {"nickname": "Alice"}
+    assert found[2].data == {"personal": {"nickname": "Alice"}}  # unsealed: the key is there
     assert found[0].data == {
         "uid": 10001,
         "username": "u10001",
-        "email": "u10001@x.io",
-        "password_hash": "h",
+        "personal": {"email": "u10001@x.io", "password_hash": "h"},
     }
     assert found[0].timestamp.tzinfo == UTC
     assert json.loads(found[2].json())["timestamp"] == found[2].timestamp.isoformat()
@@ -151,7 +150,8 @@ def test_export_to_jsonl_reads_back_with_duckdb_and_pandas(container, cli, tmp_p
 
     assert "exported 3 events (positions 1-3)" in said
     rows = duckdb.sql(
-        f"SELECT position, type, data->>'nickname' FROM read_json('{out}') ORDER BY position"
+        "SELECT position, type, data->'personal'->>'nickname'"
+        f" FROM read_json('{out}') ORDER BY position"
     ).fetchall()
     assert rows == [
         (1, "User.Registered", None),
@@ -167,7 +167,7 @@ def test_export_to_jsonl_reads_back_with_duckdb_and_pandas(container, cli, tmp_p
         "timestamp",
         "data",
     ]
-    assert frame["data"][0]["email"] == "u10001@x.io"
+    assert frame["data"][0]["personal"]["email"] == "u10001@x.io"
 
 
 def test_export_to_parquet_has_typed_columns(container, cli, tmp_path):
@@ -190,13 +190,14 @@ def test_export_to_parquet_has_typed_columns(container, cli, tmp_path):
     assert str(schema.field("position").type) == "int64"
     assert str(schema.field("timestamp").type) == "timestamp[us, tz=UTC]"
     rows = duckdb.sql(
-        f"SELECT position, version, data->>'nickname', timestamp > now() - INTERVAL 1 HOUR"
+        "SELECT position, version, data->'personal'->>'nickname',"
+        " timestamp > now() - INTERVAL 1 HOUR"
         f" FROM '{out}/*.parquet'"
     ).fetchall()
     assert rows == [(3, 2, "Bob", True)]
     frame = pd.read_parquet(out)
     assert str(frame["timestamp"].dtype).startswith("datetime64[us, UTC]")
-    assert json.loads(frame["data"][0]) == {"nickname": "Bob"}
+    assert json.loads(frame["data"][0]) == {"personal": {"nickname": "Bob"}}
 
 
 def test_export_filters_by_aggregate_time_and_position(container, cli, tmp_path):
@@ -266,7 +267,10 @@ def test_log_prints_an_aggregates_history(container, cli):
     lines = cli("events", "log", "--uid", "10001").splitlines()
 
     assert [line.split("\t")[:2] for line in lines] == [["1", "v1"], ["3", "v2"]]
-    assert lines[1].split("\t")[3:] == ["User.NicknameChanged", '{"nickname": "Alice"}']
+    assert lines[1].split("\t")[3:] == [
+        "User.NicknameChanged",
+        '{"personal": {"nickname": "Alice"}}',
+    ]
     assert cli("events", "log", "--aggregate", str(user_id(10002))).startswith("2\tv1\t")
 
 
