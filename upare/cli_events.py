@@ -1,4 +1,8 @@
-"""`upare events ...`: export the history, show an aggregate's history, and its state then."""
+"""`upare events ...`: export the history, show an aggregate's history, and its state then.
+
+It imports the event store only (`upare.store`), not the rest of the app: `upare events` starts
+straight here (`upare.entry`), and an export's memory is mostly its imports.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,11 @@ from typing import Annotated
 from uuid import UUID
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from domain.users import user_id
 from upare import exports, history, logs
-from upare.bootstrap import build_app
 from upare.settings import Settings
+from upare.store import build_app
 
 app = typer.Typer(help="The event history: export, log and time travel.", no_args_is_help=True)
 UID = Annotated[int | None, typer.Option("--uid", help="a user, by uid")]
@@ -61,6 +63,15 @@ def export_command(
     ] = None,
 ) -> None:
     """Export the stored events, one row each, as JSON Lines or Parquet."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     logs.configure("WARNING")
     if format not in exports.FORMATS:
         raise typer.BadParameter("jsonl or parquet", param_hint="--format")

@@ -1,10 +1,12 @@
 """The event store's history as plain records, for exports, time travel and notebooks.
 
 `events(...)` reads the store's notification log in global order, in pages of `PAGE`
-notifications straight from the recorder, and decodes each event through the application's
-mapper, so its data reads as today's code reads it (upcast by the events' `upcast_vX_vY`;
-fields the mapper cannot decrypt read as it redacts them). Memory stays flat whatever the
-length of the log: one page is held at a time.
+notifications straight from the recorder, and decodes each event as the read side does
+(`EventLog.decode`: the stored state's JSON upcast by the events' `upcast_vX_vY`, its personal
+data opened, None once its person was erased), so its data reads as today's code reads it,
+without building an event object. Secrets (password hashes, digests of client secrets, codes
+and tokens) read as `***`, here and in an aggregate's state (`state_of`). Memory stays flat
+whatever the length of the log: one page is held at a time.
 
 In a notebook, with the same `UPARE_*` settings as the server (none: the embedded default)::
 
@@ -27,11 +29,12 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 
-from projections.events import event_type
+from projections.events import EventLog, event_type
 from upare.settings import Settings
 
 PAGE = 1000  # notifications read from the recorder at once
-SKIPPED = ("originator_id", "originator_version", "originator_topic", "timestamp")
+SKIPPED = ("originator_id", "originator_version")
+REDACTED = "***"  # what a secret reads as
 Progress = Callable[[int, int], None]  # (position read up to, the last position to read)
 
 
@@ -82,7 +85,7 @@ def events(
     the reading starts) are read. `progress` is told how far the reading got after each page.
     """
     if source is None or isinstance(source, Settings):
-        from upare.bootstrap import build_app  # not at import time: bootstrap imports all
+        from upare.store import build_app
 
         app = build_app(source or Settings.from_env(), create=False)
         try:
@@ -99,14 +102,14 @@ def events(
         finally:
             app.close()
         return
-    recorder, mapper = source.recorder, source.mapper
-    last = (recorder.max_notification_id() or 0) if upto is None else upto
+    log = EventLog(source.recorder, source.mapper)
+    last = log.head() if upto is None else upto
     wanted = set(types)
     owner = None if aggregate is None else str(UUID(str(aggregate)))
     since, until = utc(since), utc(until)
     position = after_position
     while position < last:
-        page = recorder.select_notifications(position, PAGE, stop=last, inclusive_of_start=False)
+        page = log.notifications(position, PAGE, stop=last)
         if not page:
             break
         for notification in page:
@@ -114,17 +117,17 @@ def events(
                 continue
             if owner is not None and str(notification.originator_id) != owner:
                 continue
-            state = vars(mapper.to_domain_event(notification))
-            timestamp = state["timestamp"].astimezone(UTC)
+            event = log.decode(notification)
+            timestamp = event.timestamp.astimezone(UTC)
             if (since and timestamp < since) or (until and timestamp >= until):
                 continue
             yield HistoryEvent(
-                notification.id,
-                event_type(notification.topic),
-                str(notification.originator_id),
-                notification.originator_version,
+                event.position,
+                event.type,
+                event.originator_id,
+                event.version,
                 timestamp,
-                {key: plain(value) for key, value in state.items() if key not in SKIPPED},
+                {key: plain(value, key) for key, value in event.data.items() if key not in SKIPPED},
             )
         position = page[-1].id
         if progress is not None:
@@ -147,7 +150,9 @@ def state_of(app: Application[Any], aggregate_id: UUID, version: int) -> dict[st
         "created_on": plain(aggregate.created_on),
         "modified_on": plain(aggregate.modified_on),
         "state": {
-            key: plain(value) for key, value in vars(aggregate).items() if not key.startswith("_")
+            key: plain(value, key)
+            for key, value in vars(aggregate).items()
+            if not key.startswith("_")
         },
     }
 
@@ -159,12 +164,23 @@ def utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def plain(value: Any) -> Any:
-    """Return a value of an event's data as JSON can hold it."""
-    if value is None or isinstance(value, bool | int | float | str):
+def secret(name: str) -> bool:
+    """Tell whether a field holds a secret: a password's hash, the digest of a client secret,
+    a code or a token (CONTRACT 11: only their hashes are stored, and those are not shown)."""
+    return name == "password_hash" or name.endswith("_digest")
+
+
+def plain(value: Any, name: str = "") -> Any:
+    """Return the value of field `name` of an event or aggregate as JSON can hold it, its
+    secrets (at any depth) as `REDACTED`."""
+    if value is None:
+        return None
+    if secret(name):
+        return REDACTED
+    if isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, dict):
-        return {str(key): plain(item) for key, item in value.items()}
+        return {str(key): plain(item, str(key)) for key, item in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [plain(item) for item in value]
     if isinstance(value, datetime):

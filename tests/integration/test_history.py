@@ -85,7 +85,7 @@ def test_events_yield_each_stored_event_as_a_plain_record_in_log_order(container
     assert found[0].data == {
         "uid": 10001,
         "username": "u10001",
-        "personal": {"email": "u10001@x.io", "password_hash": "h"},
+        "personal": {"email": "u10001@x.io", "password_hash": "***"},  # a secret: never shown
     }
     assert found[0].timestamp.tzinfo == UTC
     assert json.loads(found[2].json())["timestamp"] == found[2].timestamp.isoformat()
