@@ -24,7 +24,7 @@ from projections.compare import Comparison, Difference
 from projections.rebuild import Mismatch, RebuildError, Rebuilt, Report, rebuild, rollback
 from upare import logs
 from upare.bootstrap import Container, bootstrap
-from upare.status import pipeline_status
+from upare.status import ProjectionStatus, pipeline_status
 
 app = typer.Typer(
     help="The projections (read models): status, rebuilds and rollbacks.", no_args_is_help=True
@@ -168,6 +168,16 @@ def rollback_command(
     )
 
 
+def kept_text(row: ProjectionStatus) -> str:
+    """Say which generation is kept for a rollback, and whether this code can roll back to it."""
+    if row.kept is None:
+        return "-"
+    if row.can_roll_back:
+        return f"{row.kept} (can roll back)"
+    built = "never built" if row.kept_version is None else f"built by v{row.kept_version}"
+    return f"{row.kept} ({built}: cannot roll back)"
+
+
 @app.command("status")
 def status_command() -> None:
     """Show each projection's generation, watermark, lag and dead letters, and the relay."""
@@ -180,6 +190,7 @@ def status_command() -> None:
     for header in ("projection", "generation", "watermark", "lag (events)", "lag (s)"):
         table.add_column(header, justify="left" if header == "projection" else "right")
     table.add_column("dead letters", justify="right")
+    table.add_column("kept (rollback)")
     for row in status.projections:
         table.add_row(
             row.name,
@@ -188,6 +199,7 @@ def status_command() -> None:
             str(row.lag_events),
             f"{row.lag_seconds:.1f}",
             str(row.dead_letters),
+            kept_text(row),
         )
     console = Console()
     console.print(table)

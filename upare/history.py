@@ -23,7 +23,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -31,6 +31,9 @@ from eventsourcing.domain import Aggregate
 
 from projections.events import EventLog, event_type
 from upare.settings import Settings
+
+if TYPE_CHECKING:
+    from commands.application import WriteApplication
 
 PAGE = 1000  # notifications read from the recorder at once
 SKIPPED = ("originator_id", "originator_version")
@@ -66,7 +69,7 @@ class HistoryEvent:
 
 
 def events(
-    source: Application[Any] | Settings | None = None,
+    source: WriteApplication | Settings | None = None,
     *,
     types: Sequence[str] = (),
     since: datetime | None = None,

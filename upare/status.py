@@ -1,5 +1,6 @@
 """How far the event pipeline has got, for operators: each projection's watermark and lag
-(against the event store's log), dead letters, the relay's position."""
+(against the event store's log), dead letters, the generation kept for a rollback, the relay's
+position."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ class ProjectionStatus:
     lag_events: int
     lag_seconds: float
     dead_letters: int
+    kept: int | None = None  # the generation `rebuild --keep` kept beside the live one
+    kept_version: int | None = None  # the projection version it was built with (None: never)
+    can_roll_back: bool = False  # a kept generation of this code's version (`rollback NAME`)
 
 
 @dataclass(frozen=True)
@@ -73,10 +77,17 @@ def pipeline_status(
     """Return where the store, each projection and (when `relay`, i.e. on Kafka) the relay are."""
     head = log.head()
     generations: dict[str, int] = dict(db.fetchall("SELECT name, generation FROM projection_state"))
+    kept = {
+        str(name): (int(generation), version)
+        for name, generation, version in db.fetchall(
+            "SELECT name, generation, version FROM projection_kept"
+        )
+    }
     letters = dead_letter_counts(db)
     statuses = []
     for cls in projection_classes:
         mark = watermark(db, cls.name)
+        kept_generation, kept_version = kept.get(cls.name, (None, None))
         statuses.append(
             ProjectionStatus(
                 name=cls.name,
@@ -85,6 +96,9 @@ def pipeline_status(
                 lag_events=max(0, head - mark),
                 lag_seconds=oldest_unapplied_age(log, mark) if head > mark else 0.0,
                 dead_letters=letters.get(cls.name, 0),
+                kept=kept_generation,
+                kept_version=kept_version,
+                can_roll_back=kept_generation is not None and kept_version == cls.version,
             )
         )
     return PipelineStatus(head, statuses, relay_position(db) if relay else None)

@@ -311,3 +311,41 @@ def test_a_rollback_of_the_notices_mails_each_new_friend_once(settings):
             (carol, "notified"),
             (dave, "notified"),
         ]
+
+
+def kept_column(container) -> dict[str, str]:
+    """Return the `kept (rollback)` column of `upare projections status`, by projection."""
+    result = CliRunner().invoke(
+        app,
+        ["projections", "status"],
+        env={
+            "UPARE_DATA_DIR": str(container.settings.data_dir),
+            "UPARE_DATABASE_URL": container.settings.database_url,
+            "COLUMNS": "200",  # one line a projection
+        },
+    )
+    assert result.exit_code == 0, result.output
+    cells = [line.split("│") for line in result.output.splitlines() if line.count("│") == 8]
+    return {row[1].strip(): row[7].strip() for row in cells}
+
+
+def test_status_shows_the_kept_generation_and_that_a_rollback_can_switch_to_it(container, cli):
+    save_users(container.app, 10001)
+    project(container)
+    assert kept_column(container)["users"] == "-"
+
+    cli("projections", "rebuild", "users", "--keep")
+
+    kept = kept_column(container)
+    assert kept["users"] == "1 (can roll back)"
+    assert {kept[cls.name] for cls in PROJECTIONS if cls is not UsersProjection} == {"-"}
+
+
+def test_status_says_when_the_kept_generation_is_of_another_version(container, shouting):
+    save_users(container.app, 10001)
+    project(container)
+    rebuild(container.log, container.db, ShoutingUsers, keep=True)  # keeps the old version's
+
+    assert kept_column(container)["users"] == (
+        f"1 (built by v{UsersProjection.version}: cannot roll back)"
+    )
