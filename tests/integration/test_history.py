@@ -16,9 +16,19 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 from typer.testing import CliRunner
 
+from commands.erasure import EraseUser
+from commands.profiles import ModifyBasicInfo, ModifyDetailInfo
+from commands.users import RegisterUser
 from domain.users import User, user_id
 from upare import history
 from upare.cli import app
+
+EMAIL, NAME, IDCARD, PHONE = (
+    "ada.l@example.com",
+    "Ada Lovelace",
+    "11010519491231002X",
+    "13800138000",
+)
 
 
 class Note(Aggregate):
@@ -302,3 +312,57 @@ def test_as_of_before_the_aggregate_or_past_its_versions_fails(container, failin
     before = "2020-01-01T00:00:00+00:00"
     assert "had no version" in failing("events", "as-of", "--uid", "10001", "--at", before)
     assert "--at or --version" in failing("events", "as-of", "--uid", "10001")
+
+
+def ada(container) -> int:
+    """Register Ada with her real name as nickname, a phone, her name and ID number."""
+    uid = container.bus.execute(
+        RegisterUser(username="ada", password="correct horse", email=EMAIL)
+    ).fields["uid"]
+    container.bus.execute(ModifyBasicInfo(uid=uid, nickname=NAME, phone=PHONE))
+    container.bus.execute(ModifyDetailInfo(uid=uid, details={"realname": NAME, "idcard": IDCARD}))
+    return uid
+
+
+@pytest.mark.parametrize("format", ["jsonl", "parquet"])
+def test_an_export_after_an_erasure_shows_the_persons_events_redacted(
+    container, cli, tmp_path, format
+):
+    uid = ada(container)
+    save_users(container.app, 20001)
+    container.bus.execute(EraseUser(uid=uid))
+    out = tmp_path / ("events.jsonl" if format == "jsonl" else "parquet")
+
+    cli("events", "export", "--format", format, "--out", str(out))
+
+    if format == "jsonl":  # DuckDB reads `data` as a struct: back to JSON text
+        source, data = f"read_json_auto('{out}')", "to_json(data)"
+    else:  # a JSON string column already
+        source, data = f"'{out}/*.parquet'", "data"
+    rows = duckdb.sql(
+        f"SELECT type, CAST(aggregate_id AS VARCHAR), CAST({data} AS VARCHAR) FROM {source}"
+    ).fetchall()
+    hers = [json.loads(data) for _, owner, data in rows if owner == str(user_id(uid))]
+    assert {"User.Registered", "User.Erased"} <= {kind for kind, _, _ in rows}
+    assert len(hers) >= 4 and all(data.get("personal", None) is None for data in hers)
+    everything = "\n".join(map(str, rows))
+    assert "u20001@x.io" in everything  # the others' data still reads
+    assert not [secret for secret in (EMAIL, NAME, IDCARD, PHONE) if secret in everything]
+
+
+def test_as_of_shows_a_password_hash_as_stars_and_an_erased_persons_values_blank(container, cli):
+    uid = ada(container)
+    stored = container.app.repository.get(user_id(uid)).password_hash
+
+    before = cli("events", "as-of", "--uid", str(uid), "--version", "1")
+    container.bus.execute(EraseUser(uid=uid))
+    after = cli("events", "as-of", "--uid", str(uid), "--version", "3")
+    log = cli("events", "log", "--uid", str(uid))
+
+    assert json.loads(before)["state"]["email"] == EMAIL  # before the erasure: her own data
+    assert json.loads(before)["state"]["password_hash"] == history.REDACTED
+    assert json.loads(after)["state"]["email"] == ""  # after it: blank, then too
+    for said in (before, after, log):
+        assert stored.split("$")[-1] not in said  # not even a part of the hash
+    assert not [secret for secret in (NAME, IDCARD, PHONE) if secret in after + log]
+    assert "sealed" not in after + log
