@@ -4,6 +4,9 @@ DuckDB and pandas."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -366,3 +369,32 @@ def test_as_of_shows_a_password_hash_as_stars_and_an_erased_persons_values_blank
         assert stored.split("$")[-1] not in said  # not even a part of the hash
     assert not [secret for secret in (NAME, IDCARD, PHONE) if secret in after + log]
     assert "sealed" not in after + log
+
+
+def test_an_export_imports_neither_the_api_the_brokers_nor_pandas(container, tmp_path):
+    save_users(container.app, 10001)
+    heavy = ["api", "falcon", "gunicorn", "kafka", "redis", "PIL", "workers", "pandas"]
+    program = """
+import atexit, sys
+heavy = set(sys.argv[2:])
+atexit.register(lambda: print(sorted({name.split(".")[0] for name in sys.modules} & heavy)))
+from upare.entry import main
+sys.argv = ["upare", "events", "export", "--format", "parquet", "--out", sys.argv[1]]
+main()
+"""
+    env = {
+        **os.environ,
+        "UPARE_DATA_DIR": str(container.settings.data_dir),
+        "UPARE_DATABASE_URL": container.settings.database_url,
+    }
+
+    done = subprocess.run(
+        [sys.executable, "-c", program, str(tmp_path / "parquet"), *heavy],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert "exported 1 events" in done.stdout
+    assert done.stdout.splitlines()[-1] == "[]"
