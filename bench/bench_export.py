@@ -1,10 +1,10 @@
 """Benchmark `upare events export` against a bare scan of the same events from the store.
 
-Run `python bench/bench_export.py [--events N] [--memory] [--backend auto|postgres|sqlite]`;
-it prints `BENCH export parquet: <v> events/s; bare scan <b> events/s; ratio <r> (target 0.3)`,
-the same for JSONL, and `BENCH export memory: peak RSS <m> MB ... (target flat, under 200)`.
-The default (100,000 events) takes a few minutes; `--memory` stores and exports 1,000,000, as
-issue 11's memory target asks (about 15 minutes on SQLite).
+Run `python bench/bench_export.py [--events N] [--memory] [--repeat 3] [--backend B]` (B: auto,
+postgres or sqlite); it prints `BENCH export parquet: <v> events/s; bare scan <b> events/s;
+ratio <r> (<min>-<max>, 3 runs) (target 0.3)`, the same for JSONL, and `BENCH export memory:
+peak RSS <m> MB ... (target flat, under 200)`. The default (100,000 events) takes a few
+minutes; `--memory` stores and exports 1,000,000, as issue 11's memory target asks.
 
 - The store gets `--events` events of users with `PER_USER` events each (registered, then
   their password changed), written straight through the application (`BATCH` events a
@@ -13,7 +13,9 @@ issue 11's memory target asks (about 15 minutes on SQLite).
   reports it (from opening the store to the last row written, without the interpreter's start);
   its peak RSS as the operating system counted it (`wait4`).
 - bare scan: the same log read in the same pages of 1,000 (`select_notifications`), with no
-  decoding, in this process, in the same run.
+  decoding, in this process, in the same round: each of `--repeat` rounds (default 3) scans,
+  then exports to Parquet and to JSONL; the ratio printed is the median of the rounds' ratios,
+  with their range.
 - flat memory: the Parquet export of the last tenth of the log is measured too; the whole
   log's peak RSS should be about the same.
 """
@@ -28,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 from fresh import fresh_container, pick_backend
 
@@ -91,26 +94,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--memory", action="store_true", help=f"{MEMORY_EVENTS:,} events")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; the medians count")
     parser.add_argument("--backend", choices=["auto", "postgres", "sqlite"], default="auto")
     args = parser.parse_args()
     backend = pick_backend(args.backend)
+    rates: dict[str, list[float]] = {"scan": [], "parquet": [], "jsonl": []}
+    ratios: dict[str, list[float]] = {"parquet": [], "jsonl": []}
+    rss: list[float] = []
     with fresh_container(backend) as container, tempfile.TemporaryDirectory() as folder:
         began = time.perf_counter()
         store_users(container, MEMORY_EVENTS if args.memory else args.events)
         last = container.log.head()
         print(f"# {backend}: {last} events stored in {time.perf_counter() - began:.1f} s")
-        scan = bare_scan(container)
-        parquet, parquet_rss = export(container, "parquet", Path(folder) / "parquet")
-        jsonl, jsonl_rss = export(container, "jsonl", Path(folder) / "events.jsonl")
+        for _ in range(args.repeat):  # each round's exports against its own bare scan
+            scan = bare_scan(container)
+            rates["scan"].append(scan)
+            for format, out in (("parquet", "parquet"), ("jsonl", "events.jsonl")):
+                rate, peak = export(container, format, Path(folder) / out)
+                rates[format].append(rate)
+                ratios[format].append(rate / scan)
+                rss.append(peak)
         _, tenth_rss = export(container, "parquet", Path(folder) / "tenth", last - last // 10)
-        print(f"# peak RSS: parquet {parquet_rss:.0f} MB, jsonl {jsonl_rss:.0f} MB")
-    for name, rate in (("parquet", parquet), ("jsonl", jsonl)):
+    print(f"# peak RSS of each export: {', '.join(f'{peak:.0f}' for peak in rss)} MB")
+    for format in ("parquet", "jsonl"):
         print(
-            f"BENCH export {name}: {rate:,.0f} events/s; bare scan {scan:,.0f} events/s;"
-            f" ratio {rate / scan:.2f} (target 0.3)"
+            f"BENCH export {format}: {median(rates[format]):,.0f} events/s;"
+            f" bare scan {median(rates['scan']):,.0f} events/s;"
+            f" ratio {median(ratios[format]):.2f}"
+            f" ({min(ratios[format]):.2f}-{max(ratios[format]):.2f}, {args.repeat} runs)"
+            " (target 0.3)"
         )
     print(
-        f"BENCH export memory: peak RSS {max(parquet_rss, jsonl_rss):.0f} MB for {last:,} events,"
+        f"BENCH export memory: peak RSS {max(rss):.0f} MB for {last:,} events,"
         f" {tenth_rss:.0f} MB for the last {last // 10:,} (target flat, under 200)"
     )
 
