@@ -7,7 +7,9 @@ every copy of their sealed data, in the store, on Kafka and in exports, is unrea
 
 Unwrapped keys are kept in memory for `CACHE_SECONDS`, so another process that read a key just
 before an erasure may read that person's data for that long (their `User.Erased` event is what
-blanks them in the read models, so nothing shown depends on it).
+blanks them in the read models, so nothing shown depends on it). At most `CACHE_KEYS` are kept:
+a reader of a million people's events (an export, a rebuild) stays flat (a million keys would
+hold about 300 MB).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 KEY_TABLE = "personal_keys"
 INSTALL_LOCK = 7261011  # the advisory lock that serialises creating the table
 CACHE_SECONDS = 60.0
+CACHE_KEYS = 10_000
 NONCE = 12
 
 
@@ -144,6 +147,8 @@ class Vault:
             key = self._wrapper.decrypt(blob[:NONCE], blob[NONCE:], owner.bytes)
         except InvalidTag:
             raise ValueError(f"the key of {name} does not open with UPARE_SECRET_KEY") from None
+        if len(self._cache) >= CACHE_KEYS:
+            del self._cache[next(iter(self._cache))]  # the one cached first
         self._cache[name] = (key, time.monotonic())
         return key
 
