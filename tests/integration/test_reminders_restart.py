@@ -18,9 +18,9 @@ SPREAD_SECONDS = 4.0  # the reminders fall due over this long, so that the kill 
 
 def reminded(container) -> list[str]:
     return [
-        e.data["text"]
+        e.data["personal"]["text"]
         for e in container.log.read(0, 100_000)
-        if e.type == "Message.Sent" and e.data["text"].startswith("Reminder:")
+        if e.type == "Message.Sent" and e.data["personal"]["text"].startswith("Reminder:")
     ]
 
 
