@@ -4,7 +4,8 @@ The user's claims on their email, phone, nickname and SNS identities are release
 `User.Erased` is recorded, in one transaction; then their key is deleted from the vault, so
 every copy of their personal data (the store, Kafka, old exports) reads as erased. Their
 sessions and access tokens end first, and the outbox's messages to them (inbox, email, phone)
-and their verification codes' state (which names them) go. Their username stays held by the erased
+and about them (the notices of the friendships they made) and their verification codes' state
+(which names them) go. Their username stays held by the erased
 account (it is not personal data, and usernames are never handed to someone else). Erasing
 again only deletes the key again, so a run cut short after the save is finished by running it
 again.
@@ -21,8 +22,9 @@ from commands.sns import sns_kind
 from commands.users import release
 from domain.errors import UpareError
 from domain.users import User, user_id
-from projections import outbox
+from projections import notices, outbox
 from projections.database import ReadDB
+from projections.notices import NoticesProjection
 from upare import codes
 from upare.cache import Cache
 from upare.sessions import end_other_sessions, revoke_user_tokens
@@ -54,7 +56,9 @@ def erase_user(
             if value is not None
             for index in release(app, kind, value, user.id)
         ]
-        outbox.forget(db, [str(user.uid), *(value for value in (user.email, user.phone) if value)])
+        with db.transaction() as tx:
+            outbox.forget(tx, [str(user.uid), *(v for v in (user.email, user.phone) if v)])
+            notices.forget(tx, NoticesProjection.view("rounds"), user.uid)
         codes.forget(cache, settings, user.uid)
         user.erase()
         done = app.record(user, *releases)

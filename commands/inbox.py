@@ -12,17 +12,18 @@ from domain.inbox import Message
 from domain.users import NAMESPACE
 
 
-def message(uid: int, text: str, error_code: int = 0) -> Message:
+def message(uid: int, text: str, error_code: int = 0, about: int | None = None) -> Message:
     """Return a new message to `uid`, for the caller to save in its own transaction.
 
     Later commands (a friend's notification, a reminder, 204104) put one in `app.record`
     beside their own aggregates, so the message exists exactly when their change does.
+    `about` is the uid of another user the text names (its text is sealed with their key).
     """
     if not text.strip():
         raise ValueError("a message needs a text")
     if error_code not in ERRORS:
         raise ValueError(f"{error_code} is not a code of api-faq.md")
-    return Message(uid=uid, text=text, error_code=error_code)
+    return Message.write(uid=uid, text=text, error_code=error_code, about=about)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +31,7 @@ class DeliverMessage:
     key: str  # the outbox row's idempotency key
     uid: int
     text: str
+    about: int | None = None  # the uid of another user the text names
 
 
 def delivered_id(key: str) -> UUID:
@@ -47,9 +49,7 @@ def deliver_message(command: DeliverMessage, *, app: WriteApplication) -> Done:
     message_id = delivered_id(command.key)
     if app.exists(message_id):
         return Done()
-    sent = Message._create(
-        Message.Sent, id=message_id, uid=command.uid, text=command.text, error_code=0
-    )
+    sent = Message.write(uid=command.uid, text=command.text, about=command.about, id=message_id)
     return app.record(sent)
 
 

@@ -1,8 +1,11 @@
 """Personal data in stored events: sealed with its person's key on the way in, opened (or read
 as erased) on the way out, and old rows upcast to the events' current shape.
 
-An event with a `personal` field (the User events, v2) is stored with that field replaced by
-`sealed`: the field's JSON encrypted with the key of the event's originator (`upare.vault`).
+An event with a `personal` field (the User events and inbox messages, v2) is stored with that
+field replaced by `sealed`: the field's JSON encrypted with the key of its person
+(`upare.vault`): the event's `person` field when it has one (a message to a friend naming its
+maker is sealed with the maker's key), else its originator (a user's own events). A `sealed` of
+None is data sealed for a person already erased.
 Every reader goes through this mapper: aggregate loading (`to_domain_event`), the read side's
 event log and the Kafka feed (`read_state`, on the stored state the relay publishes as it is),
 and the export. A `personal` of None means its person was erased: their key is gone.
@@ -21,6 +24,13 @@ from upare.vault import Vault
 
 SEALED = "sealed"
 PERSONAL = "personal"
+PERSON = "person"
+
+
+def person(originator_id: UUID, state: dict[str, Any]) -> UUID:
+    """Return whose key seals an event's personal data: its `person`, else its originator."""
+    owner: UUID = state.get(PERSON) or originator_id
+    return owner
 
 
 class PersonalMapper(Mapper[UUID]):
@@ -36,12 +46,13 @@ class PersonalMapper(Mapper[UUID]):
             return super().to_stored_event(domain_event)
         sealed = object.__new__(type(domain_event))
         personal = state[PERSONAL]
+        owner = person(domain_event.originator_id, state)
         object.__setattr__(
             sealed,
             "__dict__",
             {
                 **{name: value for name, value in state.items() if name != PERSONAL},
-                SEALED: self.vault.seal(domain_event.originator_id, personal),
+                SEALED: None if personal is None else self.vault.seal(owner, personal),
             },
         )
         return super().to_stored_event(sealed)
@@ -62,7 +73,12 @@ class PersonalMapper(Mapper[UUID]):
         self.open(UUID(originator_id), state)
         return state
 
-    def open(self, owner: UUID, state: dict[str, Any]) -> None:
-        """Replace a state's sealed personal data with its plain data (None once erased)."""
+    def open(self, originator_id: UUID, state: dict[str, Any]) -> None:
+        """Replace a state's sealed personal data with its plain data (None once erased).
+
+        `originator_id`: the event's originator, whose key seals it unless it names a `person`.
+        """
         if SEALED in state:
-            state[PERSONAL] = self.vault.open(owner, state.pop(SEALED))
+            sealed = state.pop(SEALED)
+            owner = person(originator_id, state)
+            state[PERSONAL] = None if sealed is None else self.vault.open(owner, sealed)

@@ -29,7 +29,9 @@ class NoticesProjection(Projection):
     """One row per friendship round. `inbox_key`/`mail_key` are the keys its messages have
     in the outbox (a key without a row: nothing was queued, e.g. a round built by a rebuild
     from history); `reason` is set when the notice could not even be queued. An erased
-    person's rounds go (`User.Erased`), as maker or as friend."""
+    person's rounds go (`User.Erased`), as maker or as friend, and with them the outbox rows
+    of the notices they made, which name them. The inbox message names its maker (`about`),
+    so the text it is saved with is sealed with the maker's key."""
 
     name = "notices"
     version = 2
@@ -90,7 +92,7 @@ class NoticesProjection(Projection):
         nickname = profiles[maker][0]
         email, verified = profiles[friend][1:]
         text = f"{nickname} is now your friend"
-        self.send(tx, event, INBOX, outbox.inbox(uid=friend, text=text))
+        self.send(tx, event, INBOX, outbox.inbox(uid=friend, text=text, about=maker))
         if verified:
             body = f"{nickname} (uid {maker}) is now your friend on Upare."
             self.send(tx, event, MAIL, outbox.mail(to=email, subject=SUBJECT, body=body))
@@ -112,5 +114,17 @@ class NoticesProjection(Projection):
 
     @handles(User.Erased)
     def erased(self, tx: Transaction, event: EventRecord) -> None:
-        uid = event.data["uid"]
-        tx.execute(f"DELETE FROM {self.table('rounds')} WHERE maker = ? OR friend = ?", (uid, uid))
+        uid, rounds = event.data["uid"], self.table("rounds")
+        if not self.replay:  # those queued after the erasure command looked (see `forget`)
+            forget(tx, rounds, uid)
+        tx.execute(f"DELETE FROM {rounds} WHERE maker = ? OR friend = ?", (uid, uid))
+
+
+def forget(tx: Transaction, rounds: str, maker: int) -> None:
+    """Delete the outbox rows of the notices of friendships `maker` made (their texts name
+    them), sent or not: the erasure's part here. `rounds` is the rounds table to read."""
+    tx.execute(
+        f"DELETE FROM {outbox.TABLE} WHERE key IN (SELECT inbox_key FROM {rounds}"
+        f" WHERE maker = ? UNION SELECT mail_key FROM {rounds} WHERE maker = ?)",
+        (maker, maker),
+    )

@@ -40,7 +40,8 @@ FIELDS = (
 @dataclass(frozen=True, kw_only=True)
 class Message:
     """What to deliver: a mail (with a subject), an SMS (subject empty), or an inbox message
-    (`to` is the recipient's uid; the deliverer saves it through a command)."""
+    (`to` is the recipient's uid; the deliverer saves it through a command; its `subject` is
+    the uid of another user its text names, whose key seals the saved text, or empty)."""
 
     channel: str
     to: str
@@ -56,8 +57,10 @@ def sms(*, to: str, body: str) -> Message:
     return Message(channel=SMS, to=to, body=body)
 
 
-def inbox(*, uid: int, text: str) -> Message:
-    return Message(channel=INBOX, to=str(uid), body=text)
+def inbox(*, uid: int, text: str, about: int | None = None) -> Message:
+    return Message(
+        channel=INBOX, to=str(uid), body=text, subject="" if about is None else str(about)
+    )
 
 
 @dataclass(frozen=True)
@@ -155,9 +158,8 @@ def counts(db: ReadDB) -> dict[str, int]:
     return {str(row[0]): int(row[1]) for row in rows}
 
 
-def forget(db: ReadDB, recipients: list[str]) -> None:
+def forget(tx: Transaction, recipients: list[str]) -> None:
     """Delete every message to these addresses, sent or not (an erased person's: they leave
     no address or code behind)."""
-    with db.transaction() as tx:
-        condition, params = tx.among("recipient", recipients)
-        tx.execute(f"DELETE FROM {TABLE} WHERE {condition}", params)
+    condition, params = tx.among("recipient", recipients)
+    tx.execute(f"DELETE FROM {TABLE} WHERE {condition}", params)

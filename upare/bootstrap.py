@@ -15,6 +15,7 @@ from projections.apply import Retry
 from projections.base import Projection
 from projections.database import ReadDB
 from projections.events import EventLog
+from upare import store_schema
 from upare.cache import Cache, RedisCache, SqliteCache
 from upare.rate_limits import RateLimits, TokenRates
 from upare.settings import Settings
@@ -119,8 +120,13 @@ def bootstrap(
     settings: Settings | None = None,
     projections: list[type[Projection]] | None = None,
     install: bool = True,
+    upgrading: bool = False,
 ) -> Container:
-    """Wire a process from its settings, creating missing tables (unless not to `install`)."""
+    """Wire a process from its settings, creating missing tables (unless not to `install`).
+
+    Installing refuses a store written by an older schema (`upare.store_schema`), unless the
+    process is `upgrading` it.
+    """
     settings = settings or Settings.from_env()
     container = Container(
         settings=settings,
@@ -131,5 +137,10 @@ def bootstrap(
         projections=PROJECTIONS if projections is None else projections,
     )
     if install:
+        try:
+            store_schema.install(container.app, upgrading)
+        except store_schema.OutdatedStore:
+            container.close()
+            raise
         catalog.install(container.db, container.every_projection, container.log.head())
     return container

@@ -11,7 +11,16 @@ from pathlib import Path
 
 import typer
 
-from upare import cli_clients, cli_image, cli_outbox, cli_pipeline, cli_sns, cli_users, logs
+from upare import (
+    cli_clients,
+    cli_image,
+    cli_outbox,
+    cli_pipeline,
+    cli_sns,
+    cli_store,
+    cli_users,
+    logs,
+)
 from upare.bootstrap import bootstrap
 from upare.cli_events import app as events_app
 from upare.cli_projections import app as projections_app
@@ -29,6 +38,7 @@ app.add_typer(cli_sns.app, name="sns")
 app.add_typer(cli_clients.app, name="clients")
 app.add_typer(events_app, name="events")
 app.add_typer(cli_users.app, name="users")
+app.add_typer(cli_store.app, name="store")
 log = logging.getLogger("upare")
 # gunicorn's access log, with the request id the API sets on every response; the path
 # without its query, which may carry a code, a password, an access_token or a captcha

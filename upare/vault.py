@@ -4,6 +4,9 @@ A person's key is made the first time data of theirs is sealed, and stored wrapp
 by a key derived from `UPARE_SECRET_KEY`, in `personal_keys`: a table of the event store's own
 database (the SQLite file or PostgreSQL). Erasing a person deletes their key (crypto-shredding):
 every copy of their sealed data, in the store, on Kafka and in exports, is unreadable at once.
+Their row stays, with an empty wrapped key (`ERASED`): a tombstone, so that data sealed for them
+later (a friend's message naming them, delivered after the erasure) is stored unreadable rather
+than under a new key.
 
 Unwrapped keys are kept in memory for `CACHE_SECONDS`, so another process that read a key just
 before an erasure may read that person's data for that long (their `User.Erased` event is what
@@ -34,6 +37,7 @@ INSTALL_LOCK = 7261011  # the advisory lock that serialises creating the table
 CACHE_SECONDS = 60.0
 CACHE_KEYS = 10_000
 NONCE = 12
+ERASED = ""  # the wrapped key of an erased person
 
 
 def derive(secret_key: str, purpose: str) -> bytes:
@@ -47,7 +51,7 @@ class Keys(Protocol):
 
     def get(self, owner: str) -> str | None: ...
     def add(self, owner: str, wrapped: str) -> None: ...
-    def delete(self, owner: str) -> None: ...
+    def erase(self, owner: str) -> None: ...
     def close(self) -> None: ...
 
 
@@ -78,9 +82,14 @@ class TableKeys:
                 (owner, wrapped),
             )
 
-    def delete(self, owner: str) -> None:
+    def erase(self, owner: str) -> None:
+        """Replace the owner's key with the tombstone `ERASED`."""
         with self.db.transaction() as tx:
-            tx.execute(f"DELETE FROM {KEY_TABLE} WHERE owner = ?", (owner,))
+            tx.execute(
+                f"INSERT INTO {KEY_TABLE} (owner, wrapped) VALUES (?, ?)"
+                " ON CONFLICT (owner) DO UPDATE SET wrapped = excluded.wrapped",
+                (owner, ERASED),
+            )
 
     def close(self) -> None:
         self.db.close()
@@ -92,8 +101,8 @@ class MemoryKeys(dict[str, str]):
     def add(self, owner: str, wrapped: str) -> None:
         self.setdefault(owner, wrapped)
 
-    def delete(self, owner: str) -> None:
-        self.pop(owner, None)
+    def erase(self, owner: str) -> None:
+        self[owner] = ERASED
 
     def close(self) -> None:
         """Nothing to close: the keys go with the process."""
@@ -107,9 +116,12 @@ class Vault:
         self._wrapper = AESGCM(derive(secret_key, "upare personal keys"))
         self._cache: dict[str, tuple[bytes, float]] = {}
 
-    def seal(self, owner: UUID, data: dict[str, Any]) -> str:
-        """Return `data` encrypted with the owner's key (made now if they have none)."""
+    def seal(self, owner: UUID, data: dict[str, Any]) -> str | None:
+        """Return `data` encrypted with the owner's key (made now if they have none), or None
+        when the owner was erased: nothing of theirs is stored readable again."""
         key = self._key(owner) or self._new_key(owner)
+        if key is None:
+            return None
         nonce = os.urandom(NONCE)
         plain = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return _text(nonce + AESGCM(key).encrypt(nonce, plain, owner.bytes))
@@ -128,7 +140,7 @@ class Vault:
     def erase(self, owner: UUID) -> None:
         """Delete the owner's key: what was sealed with it can never be opened again."""
         self._cache.pop(str(owner), None)
-        self.keys.delete(str(owner))
+        self.keys.erase(str(owner))
 
     def close(self) -> None:
         self.keys.close()
@@ -139,7 +151,7 @@ class Vault:
         if cached is not None and time.monotonic() - cached[1] < CACHE_SECONDS:
             return cached[0]
         wrapped = self.keys.get(name)
-        if wrapped is None:
+        if not wrapped:  # none yet, or erased
             self._cache.pop(name, None)
             return None
         blob = base64.b64decode(wrapped)
@@ -152,13 +164,13 @@ class Vault:
         self._cache[name] = (key, time.monotonic())
         return key
 
-    def _new_key(self, owner: UUID) -> bytes:
+    def _new_key(self, owner: UUID) -> bytes | None:
+        """Store a new key for the owner; return the one stored (another process may have
+        added one first), None when the owner was erased."""
         nonce = os.urandom(NONCE)
         wrapped = nonce + self._wrapper.encrypt(nonce, AESGCM.generate_key(256), owner.bytes)
         self.keys.add(str(owner), _text(wrapped))
-        key = self._key(owner)  # the one stored: another process may have added one first
-        assert key is not None
-        return key
+        return self._key(owner)
 
 
 def _text(blob: bytes) -> str:

@@ -83,7 +83,10 @@ class ToInbox:
         self.bus = bus
 
     def send(self, key: str, message: outbox.Message) -> None:
-        self.bus.execute(DeliverMessage(key=key, uid=int(message.to), text=message.body))
+        about = int(message.subject) if message.subject else None
+        self.bus.execute(
+            DeliverMessage(key=key, uid=int(message.to), text=message.body, about=about)
+        )
 
 
 class Channels:

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,6 +62,14 @@ class Fleet:
                 codes[name] = None
         self.running.clear()
         return codes
+
+    def wait_for(self, name: str, line: str, count: int = 1, seconds: float = 30) -> None:
+        """Wait until `name`'s log holds `line` `count` times (a process is up once it logs it)."""
+        log = self.logs / f"{name}.log"
+        deadline = time.monotonic() + seconds
+        while log.read_text(errors="replace").count(line) < count:
+            assert time.monotonic() < deadline, self.tails()
+            time.sleep(0.05)
 
     def tails(self, lines: int = 30) -> str:
         """Return the end of every process's log, for a failing assertion's message."""

@@ -19,12 +19,14 @@ from commands.profiles import ModifyBasicInfo, ModifyDetailInfo
 from commands.users import RegisterUser, free_email, load_user
 from domain.errors import UpareError
 from domain.users import User, user_id
+from projections import outbox
 from projections.users import UsersProjection
 from queries import calendar, friends, inbox
 from tests.backends import backend_settings  # noqa: F401 (the settings fixture)
 from upare import codes
 from upare.vault import KEY_TABLE
 from workers import kafka
+from workers.deliverer import ToInbox
 from workers.relay import Relay
 from workers.store_feed import StoreFeed
 
@@ -133,7 +135,8 @@ def test_an_erased_person_leaves_nothing_readable_in_the_store_its_log_or_read_m
     assert container.db.fetchone(
         f"SELECT count(*) FROM {UsersProjection.view('profiles')} WHERE uid = ?", (uid,)
     ) == (0,)
-    assert container.app.vault.keys.db.fetchone(f"SELECT count(*) FROM {KEY_TABLE}") == (0,)
+    keys = container.app.vault.keys.db
+    assert keys.fetchone(f"SELECT count(*) FROM {KEY_TABLE} WHERE wrapped <> ''") == (0,)
     text = dump(container)
     assert "ada" in text  # the dump is readable: the username is not personal data
     assert not [secret for secret in SECRETS if secret in text]
@@ -297,3 +300,82 @@ def test_a_registration_after_an_erasure_may_take_the_email_again(container):
 
     assert load_user(container.app, done.fields["uid"]).email == EMAIL
     assert isinstance(load_user(container.app, done.fields["uid"]), User)
+
+
+def befriended_by_ada(container) -> tuple[int, int]:
+    """Register Ada and Bob (his email verified, so a notice is mailed too); Ada makes Bob her
+    friend. Return their uids."""
+    ada = person(container)
+    bob = container.bus.execute(
+        RegisterUser(username="bob", password="correct horse", email="bob@example.com")
+    ).fields["uid"]
+    user = load_user(container.app, bob)
+    user.verify("email", "bob@example.com")
+    container.app.record(user)
+    container.bus.execute(MakeFriend(uid=ada, fid=bob))
+    return ada, bob
+
+
+def deliver_inbox(container) -> None:
+    """Deliver the outbox's pending inbox messages, as the deliverer does (mails stay queued)."""
+    to_inbox = ToInbox(container.bus)
+    for row in outbox.listing(container.db, outbox.PENDING):
+        if row.message.channel == outbox.INBOX:
+            to_inbox.send(row.key, row.message)
+
+
+def notices_naming(container, name: str) -> list[outbox.Delivery]:
+    return [row for row in outbox.listing(container.db) if name in row.message.body]
+
+
+def test_an_erased_maker_leaves_nothing_readable_of_the_new_friends_notice(container):
+    ada, bob = befriended_by_ada(container)
+    project(container)
+    assert {row.message.channel for row in notices_naming(container, NAME)} == {"inbox", "mail"}
+    deliver_inbox(container)
+    project(container)
+    texts = [m["text"] for m in inbox.messages(container.db, bob, 1, 10)["messages"]]
+    assert f"{NAME} is now your friend" in texts
+    assert NAME not in stored_text(container)  # Message.Sent: sealed with Ada's key
+
+    container.bus.execute(EraseUser(uid=ada))
+
+    assert notices_naming(container, NAME) == []  # the erasure took the outbox's rows
+    project(container)
+    texts = [m["text"] for m in inbox.messages(container.db, bob, 1, 10)["messages"]]
+    assert texts and not [text for text in texts if NAME in text]  # his welcome stays
+    sent = [e for e in container.log.read(0, 1000) if e.type == "Message.Sent"]
+    about_ada = [e for e in sent if e.data["person"] == user_id(ada)]
+    assert len(about_ada) == 2  # her welcome, Bob's notice
+    assert all(e.data["personal"] is None for e in about_ada)
+    text = dump(container)
+    assert "bob@example.com" in text  # the dump is readable: Bob is not erased
+    assert not [secret for secret in SECRETS if secret in text]
+
+
+def test_a_notice_queued_after_its_makers_erasure_is_stored_unreadable_and_dropped(container):
+    ada, bob = befriended_by_ada(container)
+    read_models = StoreFeed(container.log, container.db, container.projections)
+    while read_models.run_once():
+        pass
+    container.bus.execute(EraseUser(uid=ada))
+    # the notices see the friendship while the users read model has not seen the erasure
+    # yet: they read her nickname and queue the notice, which the deliverer then saves
+    notifier = StoreFeed(container.log, container.db, container.notifier_projections)
+    while notifier.run_once():
+        pass
+    assert {row.message.channel for row in notices_naming(container, NAME)} == {"inbox", "mail"}
+    deliver_inbox(container)
+
+    project(container)
+
+    assert notices_naming(container, NAME) == []  # the notices' erasure took them
+    notice = [e for e in container.log.read(0, 1000) if e.type == "Message.Sent"][-1]
+    assert (notice.data["uid"], notice.data["personal"]) == (bob, None)  # stored unreadable
+    keys = container.app.vault.keys.db
+    hers = keys.fetchone(f"SELECT wrapped FROM {KEY_TABLE} WHERE owner = ?", (str(user_id(ada)),))
+    assert hers == ("",)  # no new key was made for her
+    messages = inbox.messages(container.db, bob, 1, 10)["messages"]
+    assert not [message for message in messages if NAME in message["text"]]
+    text = dump(container)
+    assert not [secret for secret in SECRETS if secret in text]

@@ -336,6 +336,7 @@ def test_a_restarted_notifier_sends_no_second_mail(settings, tmp_path):
                 time.sleep(0.05)
             assert fleet.stop() == {"notifier": 0}, fleet.tails()  # SIGTERM: a clean stop
             fleet.start("notifier")
+            fleet.wait_for("notifier", "delivering the outbox", count=2)  # it is up again
             time.sleep(2)  # a restarted notifier looks at everything again
         finally:
             codes = fleet.stop()

@@ -42,9 +42,9 @@ def add(container, uid: int, remind_in: float, **fields) -> int:
 def reminders(container) -> list[str]:
     """Return the texts of every reminder message in the event store."""
     return [
-        e.data["text"]
+        e.data["personal"]["text"]
         for e in container.log.read(0, 100_000)
-        if e.type == "Message.Sent" and e.data["text"].startswith("Reminder:")
+        if e.type == "Message.Sent" and e.data["personal"]["text"].startswith("Reminder:")
     ]
 
 

@@ -18,9 +18,9 @@ SPREAD_SECONDS = 4.0  # the reminders fall due over this long, so that the kill 
 
 def reminded(container) -> list[str]:
     return [
-        e.data["text"]
+        e.data["personal"]["text"]
         for e in container.log.read(0, 100_000)
-        if e.type == "Message.Sent" and e.data["text"].startswith("Reminder:")
+        if e.type == "Message.Sent" and e.data["personal"]["text"].startswith("Reminder:")
     ]
 
 
@@ -33,9 +33,7 @@ def test_a_worker_killed_amid_its_reminders_sends_each_once_after_its_restart(se
             tmp_path,
         )
         fleet.start("worker", "worker", tally=False)
-        deadline = time.monotonic() + 30
-        while "sending reminders" not in fleet.tails() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        fleet.wait_for("worker", "sending reminders")
         first = datetime.now(UTC) + timedelta(seconds=2)
         for n in range(TODOS):
             remind_at = first + timedelta(seconds=SPREAD_SECONDS * n / TODOS)

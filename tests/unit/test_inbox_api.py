@@ -150,7 +150,7 @@ def test_a_message_needs_a_text_and_a_documented_code(text, error_code):
 
 
 def test_a_message_is_unread_until_read():
-    note = Message(uid=10001, text="hi", error_code=0)
+    note = Message.write(uid=10001, text="hi")
     assert note.unread
     note.read()
     assert not note.unread
