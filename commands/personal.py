@@ -62,15 +62,21 @@ class PersonalMapper(Mapper[UUID]):
         self.open(domain_event.originator_id, vars(domain_event))
         return domain_event
 
-    def read_state(self, topic: str, originator_id: str, state: dict[str, Any]) -> dict[str, Any]:
-        """Return a decoded stored state in its event's current shape, personal data opened."""
+    def read_state(
+        self, topic: str, originator_id: str, state: dict[str, Any], sealed: bool = False
+    ) -> dict[str, Any]:
+        """Return a decoded stored state in its event's current shape, personal data opened
+        (or, with `sealed`, left sealed: the ciphertext while its person's key is held)."""
         cls = resolve_topic(topic)
         current = getattr(cls, "class_version", 1)
         version = state.pop("class_version", 1)
         while version < current:
             getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
             version += 1
-        self.open(UUID(originator_id), state)
+        if sealed:
+            self.close(UUID(originator_id), state)
+        else:
+            self.open(UUID(originator_id), state)
         return state
 
     def open(self, originator_id: UUID, state: dict[str, Any]) -> None:
@@ -82,3 +88,11 @@ class PersonalMapper(Mapper[UUID]):
             sealed = state.pop(SEALED)
             owner = person(originator_id, state)
             state[PERSONAL] = None if sealed is None else self.vault.open(owner, sealed)
+
+    def close(self, originator_id: UUID, state: dict[str, Any]) -> None:
+        """Replace a state's `sealed` with `personal` still sealed: the ciphertext while its
+        person's key is held, None once they are erased (a copy that their erasure shreds)."""
+        if SEALED in state:
+            sealed = state.pop(SEALED)
+            held = sealed is not None and self.vault.holds(person(originator_id, state))
+            state[PERSONAL] = sealed if held else None

@@ -79,20 +79,29 @@ class EventLog:
             state = self.mapper.compressor.decompress(state)
         return state
 
-    def decode(self, notification: Notification) -> EventRecord:
-        """Decode one stored notification, in its event's current shape (`PersonalMapper`)."""
+    def decode(self, notification: Notification, sealed: bool = False) -> EventRecord:
+        """Decode one stored notification, in its event's current shape (`PersonalMapper`),
+        its personal data opened (or, with `sealed`, left sealed)."""
         return self.state_record(
             notification.id,
             str(notification.originator_id),
             notification.originator_version,
             notification.topic,
             self.mapper.transcoder.decode(self.plain_state(notification)),
+            sealed,
         )
 
     def state_record(
-        self, position: int, originator_id: str, version: int, topic: str, state: dict[str, Any]
+        self,
+        position: int,
+        originator_id: str,
+        version: int,
+        topic: str,
+        state: dict[str, Any],
+        sealed: bool = False,
     ) -> EventRecord:
         """Build the record of a decoded stored state, from the store or a Kafka envelope:
-        upcast, its personal data opened (None when its person was erased)."""
-        data = self.mapper.read_state(topic, originator_id, state)
+        upcast, its personal data opened (or, with `sealed`, left sealed; None either way
+        when its person was erased)."""
+        data = self.mapper.read_state(topic, originator_id, state, sealed)
         return record(position, originator_id, version, topic, data)

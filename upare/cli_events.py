@@ -62,7 +62,8 @@ def export_command(
         Path | None, typer.Option(help="a state file: start where the last run stopped")
     ] = None,
 ) -> None:
-    """Export the stored events, one row each, as JSON Lines or Parquet."""
+    """Export the stored events, one row each, as JSON Lines or Parquet; personal data stays
+    sealed (unreadable once its person is erased)."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -104,6 +105,7 @@ def export_command(
                 after_position=after,
                 upto=upto,
                 progress=lambda done, _: progress.update(task, completed=done - after),
+                sealed=True,  # an export is a copy that a person's erasure must shred too
             )
             count, size = exports.write(found, format, out, after, max(upto, after), last)
     finally:

@@ -78,6 +78,7 @@ def events(
     after_position: int = 0,
     upto: int | None = None,
     progress: Progress | None = None,
+    sealed: bool = False,
 ) -> Iterator[HistoryEvent]:
     """Yield the stored events in the order of the log, filtered.
 
@@ -86,6 +87,8 @@ def events(
     `since <= timestamp < until` (naive times are UTC); `aggregate` is an aggregate's id;
     only positions after `after_position` and up to `upto` (default: the last one stored when
     the reading starts) are read. `progress` is told how far the reading got after each page.
+    Personal data (`data["personal"]`) is opened, or with `sealed` left as the store holds it
+    (ciphertext), as exports write it; None either way once its person was erased.
     """
     if source is None or isinstance(source, Settings):
         from upare.store import build_app
@@ -101,6 +104,7 @@ def events(
                 after_position=after_position,
                 upto=upto,
                 progress=progress,
+                sealed=sealed,
             )
         finally:
             app.close()
@@ -120,7 +124,7 @@ def events(
                 continue
             if owner is not None and str(notification.originator_id) != owner:
                 continue
-            event = log.decode(notification)
+            event = log.decode(notification, sealed)
             timestamp = event.timestamp.astimezone(UTC)
             if (since and timestamp < since) or (until and timestamp >= until):
                 continue

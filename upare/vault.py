@@ -137,6 +137,10 @@ class Vault:
         )
         return data
 
+    def holds(self, owner: UUID) -> bool:
+        """Tell whether the owner's key is held (they have one and were not erased)."""
+        return self._key(owner) is not None
+
     def erase(self, owner: UUID) -> None:
         """Delete the owner's key: what was sealed with it can never be opened again."""
         self._cache.pop(str(owner), None)
