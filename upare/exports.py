@@ -100,11 +100,10 @@ def write_parquet(
     temporary = final.with_name(final.name + ".tmp")
     count, writer, rest = 0, None, iter(events)
     try:
-        for rows in iter(lambda: list(islice(rest, ROW_GROUP)), []):
-            batch = record_batch(rows)
-            writer = writer or pq.ParquetWriter(temporary, batch.schema)
-            writer.write_batch(batch)
-            count += len(rows)
+        while columns := Columns.of(islice(rest, ROW_GROUP)):
+            writer = writer or pq.ParquetWriter(temporary, columns.schema())
+            writer.write_batch(columns.batch())
+            count += len(columns)
     finally:
         if writer is not None:
             writer.close()
@@ -113,39 +112,71 @@ def write_parquet(
     return count
 
 
-def record_batch(rows: list[HistoryEvent]) -> pa.RecordBatch:
-    """Return these events as one Parquet row group's columns, typed (the data: JSON text).
+class Columns:
+    """One Parquet row group's columns as they fill, typed (the data: JSON text).
 
-    The columns are built from buffers, not from lists of Python values: that conversion goes
-    value by value, and imports pandas when it is installed (55 MB the export never uses).
+    Each event goes into the columns as it comes: 64-bit integers into arrays, texts as their
+    UTF-8 bytes, so a row group holds its bytes and not its events' Python objects. The
+    columns become Arrow arrays from those buffers, not from lists of Python values: that
+    conversion goes value by value, and imports pandas when it is installed (55 MB the export
+    never uses).
     """
-    import pyarrow as pa
 
-    columns = [
-        numbers(pa.int64(), [row.position for row in rows]),
-        texts([row.type for row in rows]),
-        texts([row.aggregate_id for row in rows]),
-        numbers(pa.int64(), [row.version for row in rows]),
-        numbers(pa.timestamp("us", tz="UTC"), [(row.timestamp - EPOCH) // US for row in rows]),
-        texts([json.dumps(row.data) for row in rows]),  # its shape varies with its type
-    ]
-    return pa.RecordBatch.from_arrays(columns, names=COLUMNS)
+    def __init__(self) -> None:
+        self.numbers = {name: array("q") for name in ("position", "version", "timestamp")}
+        self.texts: dict[str, list[bytes]] = {name: [] for name in ("type", "aggregate_id", "data")}
+
+    @classmethod
+    def of(cls, events: Iterable[HistoryEvent]) -> Columns:
+        columns = cls()
+        for event in events:
+            columns.add(event)
+        return columns
+
+    def __len__(self) -> int:
+        return len(self.numbers["position"])
+
+    def add(self, event: HistoryEvent) -> None:
+        self.numbers["position"].append(event.position)
+        self.numbers["version"].append(event.version)
+        self.numbers["timestamp"].append((event.timestamp - EPOCH) // US)
+        self.texts["type"].append(event.type.encode())
+        self.texts["aggregate_id"].append(event.aggregate_id.encode())
+        self.texts["data"].append(json.dumps(event.data).encode())  # its shape varies by type
+
+    def schema(self) -> pa.Schema:
+        import pyarrow as pa
+
+        types = {"position": pa.int64(), "version": pa.int64()}
+        types["timestamp"] = pa.timestamp("us", tz="UTC")
+        return pa.schema([(name, types.get(name, pa.string())) for name in COLUMNS])
+
+    def batch(self) -> pa.RecordBatch:
+        import pyarrow as pa
+
+        schema = self.schema()
+        arrays = [
+            numbers(schema.field(name).type, self.numbers[name])
+            if name in self.numbers
+            else texts(self.texts[name])
+            for name in COLUMNS
+        ]
+        return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def numbers(type: pa.DataType, values: list[int]) -> pa.Array:
+def numbers(type: pa.DataType, values: array[int]) -> pa.Array:
     """Return 64-bit integers as an Arrow array of this type (an integer or a timestamp)."""
     import pyarrow as pa
 
-    return pa.Array.from_buffers(type, len(values), [None, pa.py_buffer(array("q", values))])
+    return pa.Array.from_buffers(type, len(values), [None, pa.py_buffer(values)])
 
 
-def texts(values: list[str]) -> pa.Array:
-    """Return strings as an Arrow string array: their UTF-8 bytes and where each ends."""
+def texts(encoded: list[bytes]) -> pa.Array:
+    """Return UTF-8 texts as an Arrow string array: their bytes and where each ends."""
     import pyarrow as pa
 
-    encoded = [value.encode() for value in values]
     ends = array("i", [0])
     ends.extend(accumulate(map(len, encoded)))
     return pa.StringArray.from_buffers(
-        len(values), pa.py_buffer(ends), pa.py_buffer(b"".join(encoded))
+        len(encoded), pa.py_buffer(ends), pa.py_buffer(b"".join(encoded))
     )
