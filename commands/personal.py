@@ -73,8 +73,10 @@ class PersonalMapper(Mapper[UUID]):
         while version < current:
             getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
             version += 1
+        if SEALED not in state:
+            return state
         if sealed:
-            self.close(UUID(originator_id), state)
+            self.close(originator_id, state)
         else:
             self.open(UUID(originator_id), state)
         return state
@@ -89,10 +91,10 @@ class PersonalMapper(Mapper[UUID]):
             owner = person(originator_id, state)
             state[PERSONAL] = None if sealed is None else self.vault.open(owner, sealed)
 
-    def close(self, originator_id: UUID, state: dict[str, Any]) -> None:
+    def close(self, originator_id: str, state: dict[str, Any]) -> None:
         """Replace a state's `sealed` with `personal` still sealed: the ciphertext while its
         person's key is held, None once they are erased (a copy that their erasure shreds)."""
-        if SEALED in state:
-            sealed = state.pop(SEALED)
-            held = sealed is not None and self.vault.holds(person(originator_id, state))
-            state[PERSONAL] = sealed if held else None
+        sealed = state.pop(SEALED)
+        owner = state.get(PERSON)
+        held = sealed is not None and self.vault.holds(str(owner) if owner else originator_id)
+        state[PERSONAL] = sealed if held else None

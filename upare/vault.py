@@ -50,6 +50,7 @@ class Keys(Protocol):
     """Where the wrapped keys are kept, by owner (an aggregate id as text)."""
 
     def get(self, owner: str) -> str | None: ...
+    def get_many(self, owners: list[str]) -> dict[str, str]: ...
     def add(self, owner: str, wrapped: str) -> None: ...
     def erase(self, owner: str) -> None: ...
     def close(self) -> None: ...
@@ -74,6 +75,13 @@ class TableKeys:
         row = self.db.fetchone(f"SELECT wrapped FROM {KEY_TABLE} WHERE owner = ?", (owner,))
         return None if row is None else str(row[0])
 
+    def get_many(self, owners: list[str]) -> dict[str, str]:
+        """Return the wrapped keys these owners have, in one query."""
+        with self.db.transaction(write=False) as tx:
+            among, params = tx.among("owner", owners)
+            rows = tx.fetchall(f"SELECT owner, wrapped FROM {KEY_TABLE} WHERE {among}", params)
+        return {str(owner): str(wrapped) for owner, wrapped in rows}
+
     def add(self, owner: str, wrapped: str) -> None:
         with self.db.transaction() as tx:
             tx.execute(
@@ -97,6 +105,9 @@ class TableKeys:
 
 class MemoryKeys(dict[str, str]):
     """The wrapped keys in memory, beside an in-memory event store (eventsourcing's popo)."""
+
+    def get_many(self, owners: list[str]) -> dict[str, str]:
+        return {owner: self[owner] for owner in owners if owner in self}
 
     def add(self, owner: str, wrapped: str) -> None:
         self.setdefault(owner, wrapped)
@@ -137,9 +148,26 @@ class Vault:
         )
         return data
 
-    def holds(self, owner: UUID) -> bool:
+    def holds(self, owner: str) -> bool:
         """Tell whether the owner's key is held (they have one and were not erased)."""
-        return self._key(owner) is not None
+        cached = self._cache.get(owner)
+        if cached is not None and time.monotonic() - cached[1] < CACHE_SECONDS:
+            return True
+        return self._key(UUID(owner)) is not None
+
+    def preload(self, owners: set[str]) -> None:
+        """Fetch the keys of these owners that are not cached, in one query: a reader of many
+        events (a rebuild, an export) then asks the key table once a page, not once a person."""
+        now = time.monotonic()
+        missing = [
+            owner
+            for owner in sorted(owners)
+            if now - self._cache.get(owner, (b"", -CACHE_SECONDS))[1] >= CACHE_SECONDS
+        ]
+        if missing:
+            for owner, wrapped in self.keys.get_many(missing).items():
+                if wrapped:  # not the tombstone of an erased person
+                    self._unwrap(UUID(owner), wrapped)
 
     def erase(self, owner: UUID) -> None:
         """Delete the owner's key: what was sealed with it can never be opened again."""
@@ -158,6 +186,11 @@ class Vault:
         if not wrapped:  # none yet, or erased
             self._cache.pop(name, None)
             return None
+        return self._unwrap(owner, wrapped)
+
+    def _unwrap(self, owner: UUID, wrapped: str) -> bytes:
+        """Unwrap a stored key and cache it (at most `CACHE_KEYS`, the first cached out first)."""
+        name = str(owner)
         blob = base64.b64decode(wrapped)
         try:
             key = self._wrapper.decrypt(blob[:NONCE], blob[NONCE:], owner.bytes)
