@@ -126,8 +126,8 @@ class Columns:
     """
 
     def __init__(self) -> None:
-        self.numbers = {name: array("q") for name in ("position", "version", "timestamp")}
-        self.texts = {name: Texts() for name in ("type", "aggregate_id", "data")}
+        self.position, self.version, self.timestamp = array("q"), array("q"), array("q")
+        self.type, self.aggregate_id, self.data = Texts(), Texts(), Texts()
 
     @classmethod
     def of(cls, events: Iterable[HistoryEvent]) -> Columns:
@@ -137,15 +137,15 @@ class Columns:
         return columns
 
     def __len__(self) -> int:
-        return len(self.numbers["position"])
+        return len(self.position)
 
     def add(self, event: HistoryEvent) -> None:
-        self.numbers["position"].append(event.position)
-        self.numbers["version"].append(event.version)
-        self.numbers["timestamp"].append((event.timestamp - EPOCH) // US)
-        self.texts["type"].add(event.type.encode())
-        self.texts["aggregate_id"].add(event.aggregate_id.encode())
-        self.texts["data"].add(orjson.dumps(event.data))  # its shape varies with its type
+        self.position.append(event.position)
+        self.version.append(event.version)
+        self.timestamp.append((event.timestamp - EPOCH) // US)
+        self.type.add(event.type.encode())
+        self.aggregate_id.add(event.aggregate_id.encode())
+        self.data.add(orjson.dumps(event.data))  # its shape varies with its type
 
     def schema(self) -> pa.Schema:
         import pyarrow as pa
@@ -159,10 +159,9 @@ class Columns:
 
         schema = self.schema()
         arrays = [
-            numbers(schema.field(name).type, self.numbers[name])
-            if name in self.numbers
-            else self.texts[name].array()
-            for name in COLUMNS
+            column.array() if isinstance(column, Texts) else numbers(field.type, column)
+            for field in schema
+            for column in (getattr(self, field.name),)
         ]
         return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
