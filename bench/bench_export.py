@@ -10,7 +10,8 @@ minutes; `--memory` stores and exports 1,000,000, as issue 11's memory target as
   their password changed), written straight through the application (`BATCH` events a
   `save`), on PostgreSQL (a fresh database) when it answers, else SQLite.
 - export: `upare events export --format parquet|jsonl` run as its own process, its rate as it
-  reports it (from opening the store to the last row written, without the interpreter's start);
+  reports it (from its first read of the log to the last row written, without the interpreter's
+  start, the imports and the opening of the store);
   its peak RSS as the operating system counted it (`wait4`).
 - bare scan: the same log read in the same pages of 1,000 (`select_notifications`), with no
   decoding, in this process, in the same round: each of `--repeat` rounds (default 3) scans,

@@ -90,10 +90,17 @@ def write_jsonl(events: Iterable[HistoryEvent], out: Path, state: State | None) 
         return count, file.tell()
 
 
+def load(format: str) -> None:
+    """Import what writing this format needs (pyarrow for Parquet: a process's 90 MB, so
+    only when asked)."""
+    if format == "parquet":
+        import pyarrow.parquet  # noqa: F401
+
+
 def write_parquet(
     events: Iterable[HistoryEvent], out: Path, after: int, upto: int, append: bool
 ) -> int:
-    import pyarrow.parquet as pq  # here, not at import: it costs a process 90 MB
+    import pyarrow.parquet as pq  # loaded by `load`
 
     out.mkdir(parents=True, exist_ok=True)
     if not append:
