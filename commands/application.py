@@ -11,8 +11,8 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper
 from eventsourcing.utils import get_topic
 
-from commands.personal import PersonalMapper
 from domain.users import claim_id
+from upare.personal import PersonalMapper
 from upare.settings import Settings
 from upare.vault import MemoryKeys, Vault, derive
 
@@ -29,7 +29,7 @@ class Done:
 class WriteApplication(Application[UUID]):
     """Upare's event-sourced write side (eventsourcing on SQLite or PostgreSQL).
 
-    Its mapper seals personal data with the `vault` (`commands.personal`); claims on unique
+    Its mapper seals personal data with the `vault` (`upare.personal`); claims on unique
     values are keyed by an HMAC under `secret_key` (`domain.users.claim_id`). Without a vault
     (eventsourcing's in-memory store, in tests) the keys are kept in memory.
     """

@@ -106,7 +106,7 @@ class User(Aggregate):
 
     Since v2 each event holds its personal data (email, phone, nickname, details, password
     hash, SNS openid) in one field, `personal`, which the store keeps sealed with the user's
-    own key (`commands.personal`); `upcast_v1_v2` gathers a v1 row's plain fields there. After
+    own key (`upare.personal`); `upcast_v1_v2` gathers a v1 row's plain fields there. After
     `erase` the key is gone: `personal` reads as None and the user's values as blank.
     """
 

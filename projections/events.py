@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
 if TYPE_CHECKING:
-    from commands.personal import PersonalMapper
+    from upare.personal import PersonalMapper
 
 
 @dataclass(frozen=True)
