@@ -17,7 +17,9 @@ connections. Each run measures, one right after the other and in rotating order:
 - `info_cookie`: the same with the session cookie `sid` of a logged-in user;
 - `friends`: `POST /api/User/friends` with that session cookie (a query needs a user).
 
-Prints, with the median and range of the per-run ratios, `BENCH request_info`,
+Prints the serving processes' CPU milliseconds a request of each (user and system, the
+gunicorn master and workers: the bare app's for `noop`), then, with the median and range of
+the per-run ratios, `BENCH request_info`,
 `BENCH request_friends` (against `noop`, target 0.7), `BENCH request_token` and
 `BENCH request_cookie` (against `info`, target 0.8).
 """
@@ -42,7 +44,7 @@ from unittest import mock
 
 import requests
 from fresh import fresh_container, pick_backend
-from serving import redis_env, running_server
+from serving import Server, redis_env, running_server
 
 from commands.friends import MakeFriend
 from commands.users import RegisterUser
@@ -57,6 +59,7 @@ from workers.store_feed import StoreFeed
 PASSWORD = "correct horse battery"  # noqa: S105 (the seeded users')
 NEVER = "100000000/minute"  # token rates that the benchmark never reaches
 RATE = re.compile(r"Requests/sec:\s+([0-9.]+)")
+DONE = re.compile(r"([0-9]+) requests in")
 FAILED = re.compile(r"Non-2xx or 3xx responses: ([0-9]+)|Socket errors: .*")
 TARGETS = {  # name: (measured, against, target)
     "request_info": ("info", "noop", 0.7),
@@ -76,8 +79,8 @@ def arguments() -> argparse.Namespace:
 
 
 @contextmanager
-def bare_server(workers: int) -> Iterator[str]:
-    """Serve bench/bare_app.py with `upare serve`'s gunicorn settings; yield its URL."""
+def bare_server(workers: int) -> Iterator[Server]:
+    """Serve bench/bare_app.py with `upare serve`'s gunicorn settings; yield it."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -96,14 +99,16 @@ def bare_server(workers: int) -> Iterator[str]:
                 break
             except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.1)
-        yield url
+        yield Server(url, Path(__file__).parent, process.pid)
     finally:
         process.terminate()
         process.wait(timeout=20)
 
 
-def wrk(url: str, connections: int, seconds: int, method: str, headers: dict[str, str]) -> float:
-    """Return the requests/s wrk makes on `url`; fail on any answer but a 2xx."""
+def wrk(
+    url: str, connections: int, seconds: int, method: str, headers: dict[str, str]
+) -> tuple[float, int]:
+    """Return the requests/s wrk makes on `url`, and how many; fail on any answer but 2xx."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
         script.write(f'wrk.method = "{method}"\n')
         script.flush()
@@ -112,9 +117,9 @@ def wrk(url: str, connections: int, seconds: int, method: str, headers: dict[str
         out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
     if FAILED.search(out):
         raise SystemExit(f"wrk saw failures on {url}:\n{out}")
-    match = RATE.search(out)
-    assert match, out
-    return float(match.group(1))
+    rate, done = RATE.search(out), DONE.search(out)
+    assert rate and done, out
+    return float(rate.group(1)), int(done.group(1))
 
 
 def seed(container: object) -> tuple[int, int]:
@@ -172,22 +177,31 @@ def main() -> None:
                 authorization=uuid.uuid4().hex,
             )
             cookie = {"Cookie": f"sid={sessions.open_session(cache, uid)}"}
-            info = f"{server.url}/api/User/info?uid={uid}"
+            info = f"/api/User/info?uid={uid}"
             calls = {
-                "noop": (f"{bare}/noop", "GET", {}),
-                "info": (info, "GET", {}),
-                "info_token": (info, "GET", {"Authorization": f"Bearer {token}"}),
-                "info_cookie": (info, "GET", cookie),
-                "friends": (f"{server.url}/api/User/friends", "POST", cookie),
+                "noop": (bare, "/noop", "GET", {}),
+                "info": (server, info, "GET", {}),
+                "info_token": (server, info, "GET", {"Authorization": f"Bearer {token}"}),
+                "info_cookie": (server, info, "GET", cookie),
+                "friends": (server, "/api/User/friends", "POST", cookie),
             }
-            for url, method, headers in calls.values():
-                wrk(url, args.connections, 1, method, headers)  # warm-up, and all answer 2xx
+            for serving, path, method, headers in calls.values():  # warm-up; all answer 2xx
+                wrk(serving.url + path, args.connections, 1, method, headers)
             rates: dict[str, list[float]] = {name: [] for name in calls}
+            cpu: dict[str, list[float]] = {name: [] for name in calls}  # server ms a request
             names = list(calls)
             for run in range(args.runs):
                 for name in names[run % len(names) :] + names[: run % len(names)]:
-                    url, method, headers = calls[name]
-                    rates[name].append(wrk(url, args.connections, args.seconds, method, headers))
+                    serving, path, method, headers = calls[name]
+                    spent = serving.cpu_seconds()
+                    url = serving.url + path
+                    rate, done = wrk(url, args.connections, args.seconds, method, headers)
+                    rates[name].append(rate)
+                    cpu[name].append((serving.cpu_seconds() - spent) * 1000 / done)
+    print(
+        "# server CPU ms a request (median): "
+        + "; ".join(f"{name} {statistics.median(cpu[name]):.2f}" for name in calls)
+    )
     for name, (measured, against, target) in TARGETS.items():
         ratios = [a / b for a, b in zip(rates[measured], rates[against], strict=True)]
         print(
