@@ -41,13 +41,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Caller:
-    """The resolved caller: `key` (SHA-256 hex of its secret) identifies it across requests."""
+    """The resolved caller: `key` (SHA-256 hex of its secret) identifies it across requests;
+    `last_write` is the position of its last write when it was resolved (read-your-writes)."""
 
     uid: int | None = None
     kind: str | None = None  # "session" or "token"
     client_id: str | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
     key: str | None = None
+    last_write: int = 0
 
     @property
     def session(self) -> str | None:
@@ -122,13 +124,14 @@ def give_session(resp: falcon.Response, sid: str, seconds: int, secure: bool) ->
 
 
 def resolve(cache: Cache, kind: str, secret: str) -> Caller:
-    """Return the caller these credentials stand for; refuse an unknown or spent token."""
+    """Return the caller these credentials stand for; refuse an unknown or spent token.
+
+    One cache round trip reads the session or token and the caller's last write."""
+    state, written = sessions.read_caller(cache, kind, secret)
     if kind == "session":
-        state = sessions.read_session(cache, secret)
         if state is None:
             return ANONYMOUS
-        return Caller(uid=state.get("uid"), kind="session", key=digest(secret))
-    state = sessions.read_token(cache, secret)
+        return Caller(uid=state.get("uid"), kind="session", key=digest(secret), last_write=written)
     if state is None:
         raise UpareError(201201)
     if state.get("revoked") or state["expires_at"] <= time.time():
@@ -139,6 +142,7 @@ def resolve(cache: Cache, kind: str, secret: str) -> Caller:
         client_id=state["client_id"],
         scopes=frozenset(state["scopes"]),
         key=digest(secret),
+        last_write=written,
     )
 
 

@@ -1,13 +1,14 @@
 """Read-your-writes (CONTRACT section 10): a caller's queries wait until they see its writes.
 
 The caller is the one api/callers.py resolved; its identity key (the SHA-256 of its secret)
-names its last write in the cache. After a successful command the middleware remembers the
-command's `position` for that caller; before a query (a resource that declares the projections
-it `reads`) it waits, at most 5 s, until those projections pass the larger of that position
-and the query's `min_position`. A query that could not catch up still answers, with
-`X-Stale: true`; so does one asking for a position the store has not reached (no response
-ever gave it). A cache that fails degrades read-your-writes (logged); it never fails a
-request.
+names its last write in the cache (upare/sessions.py `last_write_key`). After a successful
+command the middleware remembers the command's `position` for that caller; before a query (a
+resource that declares the projections it `reads`) it waits, at most 5 s, until those
+projections pass the larger of that position (`Caller.last_write`, read with the session or
+token in the same round trip) and the query's `min_position`. A query that could not catch
+up still answers, with `X-Stale: true`; so does one asking for a position the store has not
+reached (no response ever gave it). A cache that fails degrades read-your-writes (logged); it
+never fails a request.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import falcon
 from api.middleware import responds
 from queries.freshness import MAX_WAIT_SECONDS, wait_for
 from upare.bootstrap import Container
-from upare.sessions import CACHE_FAILURES
+from upare.sessions import CACHE_FAILURES, last_write_key
 
 log = logging.getLogger(__name__)
 REMEMBER_SECONDS = 300
@@ -29,7 +30,7 @@ REMEMBER_SECONDS = 300
 def caller_key(req: falcon.Request) -> str | None:
     """Return the cache key of the caller's last write, or None for an anonymous caller."""
     caller = getattr(req.context, "caller", None)
-    return None if caller is None or caller.key is None else "ryw:" + caller.key
+    return None if caller is None or caller.key is None else last_write_key(caller.key)
 
 
 class ReadYourWrites:
@@ -54,7 +55,7 @@ class ReadYourWrites:
 
     def catch_up(self, req: falcon.Request, resp: falcon.Response, names: list[str]) -> None:
         """Wait for these projections to pass the caller's writes and `min_position`."""
-        wanted = max(req.context.params["min_position"] or 0, self.remembered(caller_key(req)))
+        wanted = max(req.context.params["min_position"] or 0, req.context.caller.last_write)
         if not wanted:
             return
         if wait_for(self.db, names, wanted, 0):  # the usual case: seen already

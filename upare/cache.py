@@ -20,6 +20,7 @@ from typing import Protocol
 
 class Cache(Protocol):
     def get(self, key: str) -> bytes | None: ...
+    def get_many(self, *keys: str) -> list[bytes | None]: ...
     def set(self, key: str, value: bytes, ttl_seconds: float) -> None: ...
     def add(self, key: str, value: bytes, ttl_seconds: float) -> bool: ...
     def take(self, key: str) -> bytes | None: ...
@@ -53,6 +54,10 @@ class RedisCache:
 
     def get(self, key: str) -> bytes | None:
         return self.client.get(self.prefix + key)  # type: ignore[return-value]
+
+    def get_many(self, *keys: str) -> list[bytes | None]:
+        """Read several keys in one round trip (MGET)."""
+        return self.client.mget([self.prefix + key for key in keys])  # type: ignore[return-value]
 
     def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
         self.client.set(self.prefix + key, value, px=_ms(ttl_seconds))
@@ -162,6 +167,9 @@ class SqliteCache:
     def get(self, key: str) -> bytes | None:
         found = self._live(self._connection(), key)
         return None if found is None else found[0]
+
+    def get_many(self, *keys: str) -> list[bytes | None]:
+        return [self.get(key) for key in keys]
 
     def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
         with self._write() as connection:

@@ -98,6 +98,25 @@ def share_metrics(settings: Settings) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder.resolve())
 
 
+def gunicorn_argv(
+    host: str, port: int, workers: int, application: str = "upare.wsgi:application"
+) -> list[str]:
+    """Return gunicorn's command line for `upare serve` (bench/bench_requests.py serves a bare
+    Falcon app with the same settings, as its baseline)."""
+    from upare.gunicorn_worker import LIMIT_REQUEST_LINE
+
+    return [
+        "gunicorn",
+        f"--bind={host}:{port}",
+        f"--workers={workers}",
+        "--worker-class=upare.gunicorn_worker.EnvelopeWorker",
+        f"--limit-request-line={LIMIT_REQUEST_LINE}",
+        "--access-logfile=-",
+        "--access-logformat=" + ACCESS_LOG_FORMAT,
+        application,
+    ]
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
@@ -107,8 +126,6 @@ def serve(
 ) -> None:
     """Serve the API with gunicorn and, on the embedded feed, a worker beside it."""
     from gunicorn.app.wsgiapp import WSGIApplication
-
-    from upare.gunicorn_worker import LIMIT_REQUEST_LINE
 
     logs.configure()
     settings = Settings.from_env()
@@ -122,16 +139,7 @@ def serve(
     if with_worker and not settings.kafka_bootstrap:
         helper = Supervised([sys.argv[0], "worker"])  # started again whenever it dies
         helper.start()
-    sys.argv = [
-        "gunicorn",
-        f"--bind={host}:{port}",
-        f"--workers={workers}",
-        "--worker-class=upare.gunicorn_worker.EnvelopeWorker",
-        f"--limit-request-line={LIMIT_REQUEST_LINE}",
-        "--access-logfile=-",
-        "--access-logformat=" + ACCESS_LOG_FORMAT,
-        "upare.wsgi:application",
-    ]
+    sys.argv = gunicorn_argv(host, port, workers)
     try:
         WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").run()
     finally:

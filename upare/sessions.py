@@ -12,6 +12,9 @@
   that revoking a grant or changing the password ends them at once on every API process.
 - `client-tokens:<client_id>` is the set of a client's live access tokens (their sha256 hex),
   so that deleting the client ends them at once.
+- `ryw:<sha256 hex of a session's or a token's secret>` holds the position of the caller's
+  last write (read-your-writes, api/freshness.py); `read_caller` reads it with the session
+  or token, in one round trip.
 
 Only hashes are keys (CONTRACT 11). Login and OAuth write these keys; the API's callers
 middleware (api/callers.py) reads them here. A cache that cannot answer raises one of
@@ -43,6 +46,11 @@ def token_key(secret: str) -> str:
     return "token:" + digest(secret)
 
 
+def last_write_key(identity: str) -> str:
+    """Return the key of the last write of the caller of this identity (its secret's digest)."""
+    return "ryw:" + identity
+
+
 def user_sessions_key(uid: int) -> str:
     return f"sessions:{uid}"
 
@@ -68,6 +76,14 @@ def read_session(cache: Cache, sid: str) -> dict[str, Any] | None:
 def read_token(cache: Cache, token: str) -> dict[str, Any] | None:
     """Return the state of this access token, or None when it is unknown."""
     return _read(cache, token_key(token))
+
+
+def read_caller(cache: Cache, kind: str, secret: str) -> tuple[dict[str, Any] | None, int]:
+    """Return the state of this session or token ("session", "token") and the position of its
+    caller's last write (0: none known), read together in one round trip."""
+    key = session_key(secret) if kind == "session" else token_key(secret)
+    state, written = cache.get_many(key, last_write_key(digest(secret)))
+    return (None if state is None else json.loads(state)), int(written or 0)
 
 
 def open_session(cache: Cache, uid: int | None, ttl_seconds: int = DAY) -> str:

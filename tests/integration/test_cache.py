@@ -104,3 +104,25 @@ def test_deployments_sharing_one_redis_under_their_own_prefixes_never_meet(redis
     assert RateLimits(theirs).retry_after(item, "127.0.0.1") is None
     assert RateLimits(ours).retry_after(item, "127.0.0.1") is not None
     assert ours.client.get(ours.prefix + "session:same") == b"ours"  # stored under its prefix
+
+
+def test_get_many_reads_several_keys_at_once_in_their_order(cache):
+    first, second, gone = (f"test:{uuid.uuid4().hex}" for _ in range(3))
+    cache.set(first, b"one", ttl_seconds=60)
+    cache.set(second, b"two", ttl_seconds=60)
+    cache.set(gone, b"old", ttl_seconds=0.1)
+    time.sleep(0.2)
+    assert cache.get_many(second, gone, first) == [b"two", None, b"one"]
+
+
+def test_counting_two_limits_at_once_keeps_each_in_its_own_window(cache):
+    limits = RateLimits(cache)
+    tight, loose = RateLimitItemPerMinute(2), RateLimitItemPerMinute(5)
+    client, token = (uuid.uuid4().hex,), (uuid.uuid4().hex,)
+    waits = [limits.wait((tight, client), (loose, token)) for _ in range(3)]
+    assert waits[:2] == [None, None]
+    assert waits[2] is not None and 1 <= waits[2] <= 60  # the tight one's window, not forever
+    assert limits.retry_after(loose, *token) is None  # 3 of 5
+    assert limits.wait((loose, token)) is None
+    assert limits.wait((loose, token)) is None
+    assert limits.wait((loose, token)) is not None

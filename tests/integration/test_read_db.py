@@ -1,0 +1,45 @@
+"""The read models' database on PostgreSQL: single-statement reads, and connections the
+server ends."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from projections.postgres import PostgresDB
+
+pytestmark = pytest.mark.postgres
+
+
+def test_a_read_after_the_server_ended_the_pools_connections_gets_a_new_one(postgres_url):
+    db = PostgresDB(postgres_url, max_size=2)
+    try:
+        with db.transaction() as tx:
+            tx.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+            tx.execute("INSERT INTO notes VALUES (1, 'kept')")
+        assert db.fetchone("SELECT text FROM notes WHERE id = ?", (1,)) == ("kept",)
+        with psycopg.connect(postgres_url, autocommit=True) as admin:  # as a restart would
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        assert db.fetchall("SELECT text FROM notes") == [("kept",)]
+    finally:
+        db.close()
+
+
+def test_a_read_sees_what_was_committed_since_the_last_read(postgres_url):
+    db = PostgresDB(postgres_url, max_size=1)
+    try:
+        with db.transaction() as tx:
+            tx.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+        assert db.fetchall("SELECT text FROM notes") == []
+        with psycopg.connect(postgres_url, autocommit=True) as other:
+            other.execute("INSERT INTO notes VALUES (1, 'new')")
+        assert db.fetchall("SELECT text FROM notes") == [("new",)]
+        with pytest.raises(psycopg.errors.UniqueViolation), db.transaction() as tx:
+            tx.execute("INSERT INTO notes VALUES (2, 'half')")  # a transaction: all or nothing
+            tx.execute("INSERT INTO notes VALUES (1, 'clash')")
+        assert db.fetchall("SELECT id FROM notes") == [(1,)]
+    finally:
+        db.close()
