@@ -65,10 +65,11 @@ class EventLog:
         )
 
     def read(self, after: int, limit: int, stop: int | None = None) -> list[EventRecord]:
-        """Return up to `limit` events after position `after` (up to `stop`), decoded."""
-        return [
-            self.decode(notification) for notification in self.notifications(after, limit, stop)
-        ]
+        """Return up to `limit` events after position `after` (up to `stop`), decoded (their
+        people's keys fetched together first)."""
+        page = self.notifications(after, limit, stop)
+        self.mapper.vault.preload({str(notification.originator_id) for notification in page})
+        return [self.decode(notification) for notification in page]
 
     def plain_state(self, notification: Notification) -> bytes:
         """Return a stored state as the transcoder wrote it (undoing encryption, compression)."""
