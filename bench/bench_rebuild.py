@@ -60,8 +60,9 @@ from upare.settings import postgres_env
 
 COLUMNS = UsersProjection.tables["profiles"]
 INSERT = (
-    "INSERT INTO es_profiles (uid, username, username_key, nickname, email, email_key,"
-    " registered_at) VALUES ({0}) ON CONFLICT (uid) DO NOTHING"
+    "INSERT INTO es_profiles (uid, user_id, username, username_key, nickname, email, email_key,"
+    " email_verified, phone, phone_verified, avatar, details, registered_at) VALUES ({0})"
+    " ON CONFLICT (uid) DO NOTHING"
 )
 INDEXES = [
     f"CREATE INDEX IF NOT EXISTS es_profiles_{column} ON es_profiles ({column})"
@@ -73,11 +74,17 @@ def profile_row(event: Any) -> tuple[Any, ...]:
     """Return the users projection's row for a User.Registered domain event."""
     return (
         event.uid,
+        str(event.originator_id),
         event.username,
         event.username.casefold(),
         event.username,
         event.personal["email"],
         event.personal["email"].strip().casefold(),
+        0,
+        None,
+        0,
+        "{}",
+        "{}",
         event.timestamp.isoformat(),
     )
 
