@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 KEY_TABLE = "personal_keys"
 INSTALL_LOCK = 7261011  # the advisory lock that serialises creating the table
 CACHE_SECONDS = 60.0
+CACHE_KEYS = 20_000  # unwrapped keys kept at most (the oldest go first): a scan of millions
+# of people's events stays in flat memory
 NONCE = 12
 ERASED = ""  # the wrapped key of an erased person
 
@@ -184,7 +186,11 @@ class Vault:
             key = self._wrapper.decrypt(blob[:NONCE], blob[NONCE:], owner.bytes)
         except InvalidTag:
             raise ValueError(f"the key of {owner} does not open with UPARE_SECRET_KEY") from None
-        self._cache[str(owner)] = (key, time.monotonic())
+        name = str(owner)
+        self._cache.pop(name, None)
+        self._cache[name] = (key, time.monotonic())
+        if len(self._cache) > CACHE_KEYS:
+            del self._cache[next(iter(self._cache))]
         return key
 
     def _new_key(self, owner: UUID) -> bytes | None:

@@ -22,6 +22,7 @@ from projections.recommendations import RecommendationsProjection
 from projections.users import UsersProjection
 from tests.integration.feeds import project
 from tests.integration.test_rebuild import from_scratch, live_rows, save_users
+from upare import vault as vault_module
 
 SOCIAL = [UsersProjection, FriendsProjection, RecommendationsProjection]
 
@@ -116,3 +117,18 @@ def test_a_page_of_events_asks_the_key_table_once(container, monkeypatch):
         event.data["personal"]["email"] for event in registered if event.data["uid"] != 10002
     )
     assert len(asked) <= 2  # only the erased person's key is looked for again, and not found
+
+
+def test_the_keys_kept_in_memory_are_bounded_and_every_page_still_opens(container, monkeypatch):
+    save_users(container.app, 10001, 20)
+    vault = container.log.mapper.vault
+    vault._cache.clear()
+    monkeypatch.setattr(vault_module, "CACHE_KEYS", 5)
+
+    events = container.log.read(0, 1000)
+
+    assert len(vault._cache) <= 5
+    emails = [
+        event.data["personal"]["email"] for event in events if event.type == "User.Registered"
+    ]
+    assert emails == [f"u{uid}@x.io" for uid in range(10001, 10021)]
