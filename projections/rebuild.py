@@ -125,7 +125,7 @@ def rebuild(
         copier = _Copier(log, db, projection, report, retry or Retry())
         if not built:  # nothing live to honour: today's history is replayed without effects
             copier.handled = log.head()
-        copier.catch_up()
+        copier.load()
         try:
             comparison = copier.switch(cls(live), keep=keep, verify=verify, force=force)
         except Mismatch:
@@ -177,7 +177,7 @@ def rollback(
             start = catalog.position(tx, projection)
         copier = _Copier(log, db, projection, report, retry or Retry())
         copier.position = start
-        copier.catch_up()
+        copier.load()
         copier.switch(cls(live), keep=True)
     seconds = time.monotonic() - started
     return Rebuilt(cls.name, kept.generation, copier.position, copier.events, seconds, live)
@@ -229,6 +229,16 @@ class _Copier:
     def _report(self) -> None:
         if self.report is not None:
             self.report(self.position, max(self.log.head(), self.position))
+
+    def load(self) -> None:
+        """Catch up in bulk (`Projection.bulk`), then derive what the projection derives."""
+        self.projection.bulk = True
+        try:
+            self.catch_up()
+        finally:
+            self.projection.bulk = False
+        with self.db.transaction() as tx:
+            self.projection.derive(tx)
 
     def catch_up(self) -> None:
         """Apply what is stored, a page per transaction, until a page comes back short.
