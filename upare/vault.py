@@ -158,7 +158,8 @@ class Vault:
         ]
         if missing:
             for owner, wrapped in self.keys.get_many(missing).items():
-                self._unwrap(UUID(owner), wrapped)
+                if wrapped:  # not the tombstone of an erased person
+                    self._unwrap(UUID(owner), wrapped)
 
     def erase(self, owner: UUID) -> None:
         """Delete the owner's key: what was sealed with it can never be opened again."""
