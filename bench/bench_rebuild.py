@@ -1,14 +1,21 @@
-"""Benchmark `upare projections rebuild users` against eventsourcing's own ProjectionRunner.
+"""Benchmark `upare projections rebuild users` against eventsourcing's ProjectionRunner and a
+decode-only scan of the same events, in the same run.
 
-Run `python bench/bench_rebuild.py [--events 100000] [--backend auto|postgres|sqlite]`; it
-prints `BENCH rebuild: <v> events/s; baseline <b> events/s; ratio <r> (target 10)`.
+Run `python bench/bench_rebuild.py [--events 100000] [--big 1000000] [--backend auto|postgres|
+sqlite]`; it prints `BENCH rebuild users: <v> events/s; ProjectionRunner <b> events/s; ratio
+<r> (target 25); decode-only scan <s> events/s; ratio <q> (target 0.3); peak RSS <m> MB`, and
+with `--big N` `BENCH rebuild users scale: ...; time ratio <t> (target 11)`.
 
 - The store gets `--events` User.Registered events (User aggregates saved 1,000 a transaction,
   with one precomputed password hash), on PostgreSQL (a fresh database) when it answers, else
   SQLite.
-- rebuild: `projections.rebuild.rebuild` of the users projection, from the first event to the
-  switch (pages of 1,000 events, one read-model transaction each); the median of `--repeat`
-  (default 3) rebuilds, each building the next generation.
+- rebuild: `upare projections rebuild users` run as its own process (its personal-data keys
+  not cached, as in production), its rate as it reports it (from the rebuild's start to the
+  switch) and its peak RSS as the operating system counted it (`wait4`); the median of
+  `--repeat` (default 3) rebuilds, each building the next generation.
+- decode-only scan: the same log read and decoded as every reader of it reads it
+  (`EventLog.read`, pages of 1,000: personal data opened, upcast) and nothing else, in a
+  fresh container of this process (keys not cached either); the median of `--repeat`.
 - baseline: the same table (`users`'s profiles columns and indexes) kept by an
   `eventsourcing.projection.Projection` whose view is a TrackingRecorder on the same kind of
   database, as the library's documentation builds them (one transaction per event, with its
@@ -17,13 +24,21 @@ prints `BENCH rebuild: <v> events/s; baseline <b> events/s; ratio <r> (target 10
   `ApplicationSubscription` does (pages of 500, `mapper.to_domain_event`, `process_event`).
   Its rate is steady, so it runs for at most `--baseline-seconds` (default 60) and its rate is
   taken over the events it did by then.
+- scale (`--big N`): a second fresh store of N events, rebuilt once the same way; the time
+  ratio is its rebuild's seconds over the median of the first store's, and both peak RSS are
+  printed (flat memory: about the same).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
@@ -38,15 +53,16 @@ from psycopg.sql import SQL, Identifier
 from commands.application import WriteApplication
 from domain.passwords import hash_password
 from domain.users import User
-from projections.rebuild import rebuild
+from projections.rebuild import PAGE
 from projections.users import UsersProjection
-from upare.bootstrap import Container
+from upare.bootstrap import Container, bootstrap, build_vault
 from upare.settings import postgres_env
 
 COLUMNS = UsersProjection.tables["profiles"]
 INSERT = (
-    "INSERT INTO es_profiles (uid, username, username_key, nickname, email, email_key,"
-    " registered_at) VALUES ({0}) ON CONFLICT (uid) DO NOTHING"
+    "INSERT INTO es_profiles (uid, user_id, username, username_key, nickname, email, email_key,"
+    " email_verified, phone, phone_verified, avatar, details, registered_at) VALUES ({0})"
+    " ON CONFLICT (uid) DO NOTHING"
 )
 INDEXES = [
     f"CREATE INDEX IF NOT EXISTS es_profiles_{column} ON es_profiles ({column})"
@@ -58,11 +74,17 @@ def profile_row(event: Any) -> tuple[Any, ...]:
     """Return the users projection's row for a User.Registered domain event."""
     return (
         event.uid,
+        str(event.originator_id),
         event.username,
         event.username.casefold(),
         event.username,
         event.personal["email"],
         event.personal["email"].strip().casefold(),
+        0,
+        None,
+        0,
+        "{}",
+        "{}",
         event.timestamp.isoformat(),
     )
 
@@ -129,9 +151,19 @@ def store_users(container: Container, count: int) -> None:
 def baseline_postgres(container: Container, last: int, limit: float) -> tuple[int, float]:
     """Run ProjectionRunner until it tracked `last` (or `limit` s); return (events, seconds)."""
     env = postgres_env(container.settings.database_url)
+    settings = container.settings
+
+    class Store(WriteApplication):
+        """The store as the runner reads it: personal data opened with the store's keys."""
+
+        name = WriteApplication.name
+
+        def __init__(self, env: dict[str, str] | None = None) -> None:
+            super().__init__(env, build_vault(settings, False), settings.secret_key)
+
     started = time.perf_counter()
     with ProjectionRunner(
-        application_class=WriteApplication,
+        application_class=Store,
         projection_class=ProfilesProjection,
         view_class=PostgresProfilesView,
         env=env,
@@ -167,12 +199,62 @@ def baseline_sqlite(container: Container, last: int, limit: float) -> tuple[int,
     return done, time.perf_counter() - started
 
 
+def rebuild_process(container: Container, name: str) -> tuple[int, float, float, float]:
+    """Run `upare projections rebuild NAME` as its own process; return (events, seconds,
+    events/s as it reports them, peak RSS in MB)."""
+    settings = container.settings
+    env = {
+        **os.environ,
+        "UPARE_DATA_DIR": str(settings.data_dir),
+        "UPARE_DATABASE_URL": settings.database_url,
+        "UPARE_SECRET_KEY": settings.secret_key,
+    }
+    upare = Path(sys.executable).with_name("upare")
+    process = subprocess.Popen(
+        [str(upare), "projections", "rebuild", name], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    said = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    if os.waitstatus_to_exitcode(status):
+        raise SystemExit(f"rebuild failed: {said}")
+    done = re.search(r"\((\d+) events in ([\d.]+) s, ([\d,]+) events/s\)", said)
+    assert done is not None, said
+    events, seconds, rate = done.groups()
+    return int(events), float(seconds), float(rate.replace(",", "")), usage.ru_maxrss / 1024
+
+
+def decode_scan(container: Container) -> float:
+    """Read and decode the whole log as its readers do, with nothing cached; return events/s."""
+    with bootstrap(container.settings) as fresh:
+        log, position, count = fresh.log, 0, 0
+        started = time.perf_counter()
+        while page := log.read(position, PAGE):
+            count += len(page)
+            position = page[-1].position
+        return count / (time.perf_counter() - started)
+
+
+def rebuilds(container: Container, name: str, repeat: int) -> tuple[float, float, float]:
+    """Rebuild `repeat` times; return the median events/s, median seconds and peak RSS (MB)."""
+    last = container.log.head()
+    runs = []
+    for _ in range(repeat):  # each run builds the next generation and switches to it
+        events, seconds, rate, rss = rebuild_process(container, name)
+        assert events == last, (events, last)
+        runs.append((rate, seconds, rss))
+        print(f"# rebuild {name}: {events} events in {seconds:.2f} s, peak RSS {rss:.0f} MB")
+    rates, seconds, rss = zip(*runs, strict=True)
+    return statistics.median(rates), statistics.median(seconds), max(rss)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--big", type=int, default=0, help="events of the scale run (1000000)")
     parser.add_argument("--backend", choices=["auto", "postgres", "sqlite"], default="auto")
     parser.add_argument("--baseline-seconds", type=float, default=60.0)
-    parser.add_argument("--repeat", type=int, default=3, help="rebuilds; the median counts")
+    parser.add_argument("--repeat", type=int, default=3, help="runs; the median counts")
     args = parser.parse_args()
     backend = pick_backend(args.backend)
     with fresh_container(backend) as container:
@@ -180,23 +262,27 @@ def main() -> None:
         store_users(container, args.events)
         last = container.log.head()
         print(f"# {backend}: {last} events stored in {time.perf_counter() - began:.1f} s")
-
-        rates = []
-        for _ in range(args.repeat):  # each run builds the next generation and switches to it
-            done = rebuild(container.log, container.db, UsersProjection)
-            assert done.events == last, (done.events, last)
-            rates.append(done.events / done.seconds)
-            print(f"# rebuild to generation {done.generation}: {done.seconds:.2f} s")
-        rate = statistics.median(rates)
-
+        rate, seconds, rss = rebuilds(container, "users", args.repeat)
+        scan = statistics.median(decode_scan(container) for _ in range(args.repeat))
         run = baseline_postgres if backend == "postgres" else baseline_sqlite
-        events, seconds = run(container, last, args.baseline_seconds)
-        baseline = events / seconds
-        print(f"# baseline: {events} events in {seconds:.2f} s")
+        events, baseline_seconds = run(container, last, args.baseline_seconds)
+        baseline = events / baseline_seconds
+        print(f"# baseline: {events} events in {baseline_seconds:.2f} s")
     print(
-        f"BENCH rebuild: {rate:,.0f} events/s; baseline {baseline:,.0f} events/s;"
-        f" ratio {rate / baseline:.1f} (target 10)"
+        f"BENCH rebuild users: {rate:,.0f} events/s; ProjectionRunner {baseline:,.0f} events/s;"
+        f" ratio {rate / baseline:.1f} (target 25); decode-only scan {scan:,.0f} events/s;"
+        f" ratio {rate / scan:.2f} (target 0.3); peak RSS {rss:.0f} MB"
     )
+    if args.big:
+        with fresh_container(backend) as container:
+            store_users(container, args.big)
+            _, big_seconds, big_rate, big_rss = rebuild_process(container, "users")
+        print(
+            f"BENCH rebuild users scale: {args.big:,} events in {big_seconds:.1f} s"
+            f" ({big_rate:,.0f} events/s, peak RSS {big_rss:.0f} MB), {last:,} in"
+            f" {seconds:.1f} s (peak RSS {rss:.0f} MB); time ratio {big_seconds / seconds:.1f}"
+            f" (target {11 * args.big / last / 10:.0f})"
+        )
 
 
 if __name__ == "__main__":

@@ -66,6 +66,16 @@ class Projection:
     def __init__(self, generation: int = 1, *, replay: bool = False) -> None:
         self.generation = generation
         self.replay = replay
+        self.bulk = False  # see `derive`
+
+    def derive(self, tx: Transaction) -> None:
+        """Compute, set-wise, the tables this projection derives from its others.
+
+        While a rebuild loads a generation nobody reads yet, it sets `bulk`; a projection
+        whose handlers keep a table derived from its other tables (recommendations' counts
+        from its adjacency) may then skip that table per event, and compute it whole here,
+        once the load is done: one statement instead of one per event. Nothing by default.
+        """
 
     @classmethod
     def handler(cls, topic: str) -> Handler | None:

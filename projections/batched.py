@@ -1,64 +1,98 @@
-"""Send a transaction's runs of one repeated write statement as one `executemany`."""
+"""Write statements sent together: a rebuild's fast path."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
-from projections.database import Row, Transaction
+from projections.database import Row, Transaction, copyable, inserted_table
 
 
 class Batched:
-    """A transaction whose consecutive runs of the same write statement go out together.
+    """A transaction whose write statements wait and go out together.
 
     A projection's handler writes one event at a time; replaying thousands of events, that is
-    one statement per row. Here a run of the same statement waits, and goes out as soon as
-    anything else is asked (another statement, a read, or `flush()` at the end): on PostgreSQL
-    a run of one-row INSERTs as one `INSERT ... SELECT * FROM unnest(<one array per column>)`
-    (several times faster than psycopg's `executemany`; array types follow the Python values,
-    so a column that fails to cast fails the run, which is then retried statement by
-    statement), anything else through `executemany`. Effects keep the order of the calls.
-    But a row that fails makes a later call fail, not its own, and a multi-row `ON CONFLICT DO
-    UPDATE` refuses to touch one row twice; so use it only where a failure is then retried
+    one statement per row. Here the rows of a run of the same statement wait, and go out as
+    soon as anything else is asked (another statement, a read, or `flush()` at the end): on
+    PostgreSQL a run of one-row INSERTs as one `INSERT ... SELECT * FROM unnest(<one array
+    per column>)` (several times faster than psycopg's `executemany`; array types follow the
+    Python values, so a column that fails to cast fails the run), anything else through
+    `executemany`. Runs of one-row INSERTs into different tables wait side by side (read
+    models have no triggers or foreign keys: they commute). Effects keep the order of the
+    calls. On PostgreSQL the runs and statements go out in pipeline mode: nothing waits for
+    an answer until a read.
+
+    With `copy` (a generation nobody else reads or writes yet: a rebuild's), a run of plain
+    one-row INSERTs, or of INSERTs that do nothing on conflict, goes out as PostgreSQL's COPY,
+    about three times faster again, but failing on a row that conflicts instead of skipping it.
+
+    So a row that fails makes a later call fail, not its own, and a multi-row `ON CONFLICT DO
+    UPDATE` refuses to touch one row twice; use it only where a failure is then retried
     statement by statement (a rebuild's pages).
     """
 
-    def __init__(self, tx: Transaction) -> None:
+    def __init__(self, tx: Transaction, *, copy: bool = False) -> None:
         self._tx = tx
-        self._sql = ""
-        self._rows: list[Sequence[Any]] = []
+        self._copy = copy
+        self._runs: dict[str, list[Sequence[Any]]] = {}  # statement: its waiting rows
+        self._pipeline: AbstractContextManager[Any] | None = None
 
     def flush(self) -> None:
-        """Send the pending run of statements."""
-        if self._rows:
-            self._tx.execute_rows(self._sql, self._rows)
-        self._sql, self._rows = "", []
+        """Send the waiting runs of statements, and wait for their answers."""
+        self._send()
+        self._end_pipeline()
+
+    def _send(self) -> None:
+        """Send the waiting runs (in pipeline mode, but for a COPY)."""
+        for sql, rows in self._runs.items():
+            if self._copy and copyable(sql) and len(rows) > 1:
+                self._end_pipeline()  # COPY has no pipeline mode
+                self._tx.copy_rows(sql, rows)
+            else:
+                if self._pipeline is None:
+                    self._pipeline = self._tx.pipeline()
+                    self._pipeline.__enter__()
+                self._tx.execute_rows(sql, rows)
+        self._runs = {}
+
+    def _end_pipeline(self) -> None:
+        if self._pipeline is not None:
+            pipeline, self._pipeline = self._pipeline, None
+            pipeline.__exit__(None, None, None)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         if not params:
-            self.flush()
+            self._send()
             self._tx.execute(sql)
             return
-        if sql != self._sql:
-            self.flush()
-            self._sql = sql
-        self._rows.append(params)
+        if sql not in self._runs and not self._beside(sql):
+            self._send()
+        self._runs.setdefault(sql, []).append(params)
+
+    def _beside(self, sql: str) -> bool:
+        """Tell whether a run of `sql` may wait beside the runs waiting now: one-row INSERTs
+        into tables of their own."""
+        table = inserted_table(sql)
+        return table is not None and all(
+            inserted_table(other) not in (None, table) for other in self._runs
+        )
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self.flush()
-        self._tx.execute_rows(sql, list(rows))
+        self.execute_rows(sql, list(rows))
 
     def execute_rows(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self.flush()
-        self._tx.execute_rows(sql, rows)
+        if sql not in self._runs and not self._beside(sql):
+            self._send()
+        self._runs.setdefault(sql, []).extend(rows)
 
     def among(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
         return self._tx.among(column, values)
 
     def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        self.flush()
+        self._send()  # in pipeline mode the read waits for all before it
         return self._tx.fetchone(sql, params)
 
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        self.flush()
+        self._send()
         return self._tx.fetchall(sql, params)

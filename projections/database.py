@@ -10,12 +10,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
+from functools import lru_cache
 from typing import Any, ClassVar, Protocol
 
 Row = tuple[Any, ...]
 # One row of plain placeholders: INSERT INTO t (a, b) VALUES (?, ?) [ON CONFLICT ...]
 ONE_ROW_INSERT = re.compile(r"(INSERT INTO .+? VALUES\s*)(\([?,\s]+\))(.*)", re.I | re.S)
+INSERTED = re.compile(r"INSERT INTO (\S+)", re.I)
+# what may follow a one-row INSERT that COPY does as well: nothing, or skipping a conflict
+COPYABLE_TAIL = re.compile(r"\s*(ON CONFLICT\s*\([^)]*\)\s*DO NOTHING\s*)?", re.I)
+
+
+@lru_cache(maxsize=1024)
+def inserted_table(sql: str) -> str | None:
+    """Return the table a one-row INSERT of plain placeholders writes (None for others)."""
+    insert = ONE_ROW_INSERT.fullmatch(sql)
+    table = INSERTED.match(sql.lstrip())
+    return None if insert is None or table is None else table.group(1)
+
+
+@lru_cache(maxsize=1024)
+def copyable(sql: str) -> bool:
+    """Tell whether a run of this statement can go as a COPY: a one-row INSERT of plain
+    placeholders that does nothing more on conflict than skip the row (COPY fails instead)."""
+    insert = ONE_ROW_INSERT.fullmatch(sql)
+    return insert is not None and COPYABLE_TAIL.fullmatch(insert.group(3)) is not None
 
 
 class Cursor(Protocol):
@@ -67,6 +87,16 @@ class Transaction:
     def execute_rows(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run a statement once per row (a one-row INSERT goes in bulk where the engine can)."""
         self.executemany(sql, rows)
+
+    def copy_rows(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert the rows of a one-row INSERT the fastest way the engine has (`copyable`)."""
+        self.execute_rows(sql, rows)
+
+    def pipeline(self) -> AbstractContextManager[Any]:
+        """Send statements without waiting for each one's answer, until a read or the block's
+        end (PostgreSQL's pipeline mode; elsewhere the statements run as they come). A failing
+        statement then fails a later call, not its own (see `projections.batched`)."""
+        return nullcontext()
 
     def lock_exclusive(self, key: int) -> None:
         """Keep other writers of `key` out until this transaction ends (DDL at install)."""

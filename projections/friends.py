@@ -39,8 +39,9 @@ class FriendsProjection(Projection):
         for uid, friend in ((low, high), (high, low)):
             tx.execute(
                 f"INSERT INTO {self.table('list')} (uid, friend, friendship_id, round, since,"
-                " notified) VALUES (?, ?, ?, ?, ?, NULL) ON CONFLICT (uid, friend) DO NOTHING",
-                (uid, friend, event.originator_id, round, since),
+                " notified) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (uid, friend) DO NOTHING",
+                (uid, friend, event.originator_id, round, since, None),  # all placeholders:
+                # a rebuild sends a page's rows together (`projections.batched`)
             )
 
     @handles(Friendship.Made)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import select
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -79,6 +79,19 @@ class PostgresTransaction(Transaction):
         marks = ", ".join(f"?::{_array_type(column)}" for column in columns)
         select = head.rstrip()[: -len("VALUES")] + f"SELECT * FROM unnest({marks})"
         self.execute(select + tail, columns)
+
+    def copy_rows(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """COPY the rows in (text format, formatted by psycopg's C code): a row that conflicts
+        fails the COPY, where the INSERT would have skipped it."""
+        insert = ONE_ROW_INSERT.fullmatch(sql)
+        assert insert is not None, sql
+        head = insert.group(1).strip()[: -len("VALUES")].strip()
+        with self._cursor.copy(f"COPY {head[len('INSERT INTO ') :]} FROM STDIN") as copy:  # type: ignore[attr-defined]
+            for row in rows:
+                copy.write_row(row)
+
+    def pipeline(self) -> AbstractContextManager[Any]:
+        return self._cursor.connection.pipeline()  # type: ignore[attr-defined]
 
     def lock_exclusive(self, key: int) -> None:
         self.execute("SELECT pg_advisory_xact_lock(?)", (key,))

@@ -37,6 +37,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 
@@ -124,7 +125,7 @@ def rebuild(
         copier = _Copier(log, db, projection, report, retry or Retry())
         if not built:  # nothing live to honour: today's history is replayed without effects
             copier.handled = log.head()
-        copier.catch_up()
+        copier.load()
         try:
             comparison = copier.switch(cls(live), keep=keep, verify=verify, force=force)
         except Mismatch:
@@ -176,7 +177,7 @@ def rollback(
             start = catalog.position(tx, projection)
         copier = _Copier(log, db, projection, report, retry or Retry())
         copier.position = start
-        copier.catch_up()
+        copier.load()
         copier.switch(cls(live), keep=True)
     seconds = time.monotonic() - started
     return Rebuilt(cls.name, kept.generation, copier.position, copier.events, seconds, live)
@@ -229,19 +230,42 @@ class _Copier:
         if self.report is not None:
             self.report(self.position, max(self.log.head(), self.position))
 
+    def load(self) -> None:
+        """Catch up in bulk (`Projection.bulk`), then derive what the projection derives."""
+        self.projection.bulk = True
+        try:
+            self.catch_up()
+        finally:
+            self.projection.bulk = False
+        with self.db.transaction() as tx:
+            self.projection.derive(tx)
+
     def catch_up(self) -> None:
-        """Apply what is stored, a page per transaction, until a page comes back short."""
-        while True:
-            bound = None
-            if self.projection.has_side_effects:  # replay only what was handled already
-                bound = self._handled()
-            page = self._page(self.position, bound)
-            if page:
-                with_retries(partial(self._commit, page), self.retry, PATIENT)
-                self.position, self.events = page[-1].position, self.events + len(page)
-            self._report()
-            if len(page) < PAGE:
-                return
+        """Apply what is stored, a page per transaction, until a page comes back short.
+
+        A projection without side effects has its next page read and decoded by a reader
+        thread while this one writes the page before (the writer mostly waits on the
+        database, the reader on Python); one with side effects reads each page only up to
+        what the live generation has handled by then, so it reads after each write.
+        """
+        with ThreadPoolExecutor(1, thread_name_prefix="rebuild-reader") as reader:
+            ahead: Future[list[EventRecord]] | None = None
+            while True:
+                if ahead is not None:
+                    page = ahead.result()
+                elif self.projection.has_side_effects:  # replay only what was handled already
+                    page = self._page(self.position, self._handled())
+                else:
+                    page = self._page(self.position)
+                ahead = None
+                if len(page) == PAGE and not self.projection.has_side_effects:
+                    ahead = reader.submit(self._page, page[-1].position)
+                if page:
+                    with_retries(partial(self._commit, page), self.retry, PATIENT)
+                    self.position, self.events = page[-1].position, self.events + len(page)
+                self._report()
+                if len(page) < PAGE:
+                    return
 
     def _handled(self) -> int:
         """Return the position up to which the side effects ran already."""
@@ -253,7 +277,7 @@ class _Copier:
         if careful is None:
             try:  # the fast way: each handler statement's rows sent together
                 with self.db.transaction() as tx:
-                    batched = Batched(tx)
+                    batched = Batched(tx, copy=True)  # the new generation is the rebuild's own
                     self._apply(batched, page, None, None)  # type: ignore[arg-type]
                     batched.flush()
                 return

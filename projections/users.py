@@ -40,8 +40,8 @@ class UsersProjection(Projection):
         tx.execute(
             f"INSERT INTO {self.table('profiles')} (uid, user_id, username, username_key,"
             " nickname, email, email_key, email_verified, phone, phone_verified, avatar,"
-            " details, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, 0, '{}', '{}', ?)"
-            " ON CONFLICT (uid) DO NOTHING",
+            " details, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (uid) DO NOTHING",  # all placeholders: a rebuild's runs go in bulk
             (
                 data["uid"],
                 str(event.originator_id),
@@ -50,6 +50,11 @@ class UsersProjection(Projection):
                 data["username"],
                 personal["email"],
                 personal["email"].strip().casefold(),
+                0,
+                None,
+                0,
+                "{}",
+                "{}",
                 event.timestamp.isoformat(),
             ),
         )
