@@ -103,6 +103,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
     port: int = typer.Option(8000, help="port to listen on"),
     workers: int = typer.Option(2, help="gunicorn worker processes"),
+    threads: int = typer.Option(1, help="threads per worker (over 1: gthread, commits grouped)"),
     with_worker: bool = typer.Option(True, help="also run the projections (embedded feed)"),
 ) -> None:
     """Serve the API with gunicorn and, on the embedded feed, a worker beside it."""
@@ -126,7 +127,9 @@ def serve(
         "gunicorn",
         f"--bind={host}:{port}",
         f"--workers={workers}",
-        "--worker-class=upare.gunicorn_worker.EnvelopeWorker",
+        f"--threads={threads}",
+        "--worker-class=upare.gunicorn_worker."
+        + ("EnvelopeThreadWorker" if threads > 1 else "EnvelopeWorker"),
         f"--limit-request-line={LIMIT_REQUEST_LINE}",
         "--access-logfile=-",
         "--access-logformat=" + ACCESS_LOG_FORMAT,
