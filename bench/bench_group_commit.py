@@ -26,7 +26,6 @@ import re
 import statistics
 import subprocess
 import tempfile
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -65,6 +64,9 @@ request = function()
   return wrk.format("POST", path, {["Cookie"] = "sid=" .. sids[id + 1]})
 end
 """
+# the store's connections in each server process (eventsourcing's pool; 5 and 10 more by
+# default): commits need one, the threads' reads share the others
+POOL = {"POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "6"}
 CALLS = {
     "calendar_add": f"/api/calendar/add?title=bench&start={START}",
     "friendmake": "/api/user/friendmake?fid=%d",
@@ -74,7 +76,7 @@ CALLS = {
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=3)
+    parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=16, help="threads per gunicorn worker")
     parser.add_argument("--clients", type=int, default=32, help="concurrent connections")
@@ -82,29 +84,31 @@ def arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def raw_commits(url: str, clients: int, seconds: float) -> float:
+def raw_commits(url: str, clients: int, seconds: int) -> float:
     """Return the commits per second of `clients` connections doing the raw locked insert."""
     counts = [0] * clients
-    start = threading.Barrier(clients)
+    opened = [psycopg.connect(url, autocommit=True) for _ in range(clients)]  # all, or fail
 
     def loop(number: int) -> None:
-        state = os.urandom(200)
-        with psycopg.connect(url, autocommit=True) as connection:
-            start.wait()
-            deadline = time.perf_counter() + seconds
-            while time.perf_counter() < deadline:
-                with connection.transaction():
-                    connection.execute("LOCK TABLE raw_events IN EXCLUSIVE MODE")
-                    connection.execute(
-                        "INSERT INTO raw_events (originator_id, originator_version, topic, state)"
-                        " VALUES (%s, 1, 'raw', %s) RETURNING notification_id",
-                        (uuid.uuid4(), state),
-                    ).fetchone()
-                    connection.execute("NOTIFY raw_events")
-                counts[number] += 1
+        state, connection = os.urandom(200), opened[number]
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            with connection.transaction():
+                connection.execute("LOCK TABLE raw_events IN EXCLUSIVE MODE")
+                connection.execute(
+                    "INSERT INTO raw_events (originator_id, originator_version, topic, state)"
+                    " VALUES (%s, 1, 'raw', %s) RETURNING notification_id",
+                    (uuid.uuid4(), state),
+                ).fetchone()
+                connection.execute("NOTIFY raw_events")
+            counts[number] += 1
 
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(loop, range(clients)))
+    try:
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(loop, range(clients)))
+    finally:
+        for connection in opened:
+            connection.close()
     return sum(counts) / seconds
 
 
@@ -122,14 +126,17 @@ def register(container: Container, count: int) -> list[int]:
         return [done.fields["uid"] for done in pool.map(container.bus.execute, commands)]
 
 
-def wrk(url: str, script: str, clients: int, seconds: float) -> tuple[float, int]:
+def wrk(url: str, script: str, clients: int, seconds: int) -> tuple[float, int]:
     """Load `url` with wrk (one thread a connection) running `script`; return its requests
     per second and how many answers were not 2xx or 3xx."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
         lua.write(script)
         lua.flush()
         command = ["wrk", f"-t{clients}", f"-c{clients}", f"-d{seconds}s", "-s", lua.name, url]
-        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode:
+            raise SystemExit(f"wrk failed: {done.stdout}{done.stderr}")
+        out = done.stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return rate, int(failed.group(1)) if failed else 0
@@ -145,10 +152,11 @@ def main() -> None:
             f" {args.threads} threads; {args.clients} clients; {args.seconds} s a measure"
         )
         uids = register(container, args.clients + args.users)
+        container.close()  # its connections: the shared server has few to spare
         with psycopg.connect(url, autocommit=True) as connection:
             connection.execute(RAW_TABLE)
-        env = {"UPARE_DATABASE_URL": url, **redis_env()}
-        with running_server(args.workers, env, threads=args.threads) as server:
+        env = {"UPARE_DATABASE_URL": url, **redis_env(), **POOL}
+        with running_server(args.workers, env, with_worker=True, threads=args.threads) as server:
             cache = build_cache(
                 Settings(
                     data_dir=Path(server.folder),
@@ -161,7 +169,7 @@ def main() -> None:
             fids = ", ".join(str(uid) for uid in uids[args.clients :])
             made = 0  # friendmakes so far, so that no pair is made twice
 
-            def measure(name: str, seconds: float) -> tuple[float, int]:
+            def measure(name: str, seconds: int) -> tuple[float, int]:
                 nonlocal made
                 path = CALLS[name].replace("%", "%%").replace("%%d", "%d")
                 script = WRK_SCRIPT % {
@@ -180,6 +188,7 @@ def main() -> None:
             rates: dict[str, list[float]] = {name: [] for name in CALLS}
             failures = dict.fromkeys(CALLS, 0)
             for _ in range(args.runs):
+                print("# connections", connections(url), flush=True)
                 raws.append(raw_commits(url, args.clients, args.seconds))
                 for name in CALLS:
                     rate, failed = measure(name, args.seconds)
@@ -193,6 +202,13 @@ def main() -> None:
             f" {statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f} over"
             f" {len(ratios)} runs) (target 1.0); {failures[name]} answers not 200"
         )
+
+
+def connections(url):
+    with psycopg.connect(url) as c:
+        return c.execute(
+            "select count(*), sum((datname = current_database())::int) from pg_stat_activity"
+        ).fetchone()
 
 
 if __name__ == "__main__":
