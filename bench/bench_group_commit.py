@@ -50,7 +50,8 @@ RAW_TABLE = (
     " PRIMARY KEY (originator_id, originator_version));"
     " CREATE UNIQUE INDEX ON raw_events (notification_id)"
 )
-# each wrk thread (one connection) is one user; `request` builds its next call from `path`
+# each wrk thread (one connection) takes turns as its own USERS users; `request` builds its
+# next call from `path`, a user's next friend being the next of `fids`
 WRK_SCRIPT = """
 local sids = {%(sids)s}
 local fids = {%(fids)s}
@@ -59,11 +60,16 @@ setup = function(thread) thread:set("id", made); made = made + 1 end
 init = function(args) n = %(offset)d end
 request = function()
   n = n + 1
-  local fid = fids[(n + id * 7) %% #fids + 1]
+  local user = id * %(users)d + n %% %(users)d
+  local fid = fids[(math.floor(n / %(users)d) + user) %% #fids + 1]
   local path = string.format("%(path)s", fid)
-  return wrk.format("POST", path, {["Cookie"] = "sid=" .. sids[id + 1]})
+  return wrk.format("POST", path, {["Cookie"] = "sid=" .. sids[user + 1]})
 end
 """
+# users a connection takes turns as: a caller's request waits until the read models it reads
+# pass its previous write (api/freshness.py), so one user calling back to back would measure
+# the projections' lag rather than the commit
+USERS = 8
 # the store's connections in each server process (eventsourcing's pool; 5 and 10 more by
 # default): commits need one, the threads' reads share the others
 POOL = {"POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "6"}
@@ -127,19 +133,22 @@ def register(container: Container, count: int) -> list[int]:
 
 
 def wrk(url: str, script: str, clients: int, seconds: int) -> tuple[float, int]:
-    """Load `url` with wrk (one thread a connection) running `script`; return its requests
-    per second and how many answers were not 2xx or 3xx."""
+    """Load `url` with wrk (one thread a connection) running `script`; return the answers of
+    status 200 a second, and how many others there were."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
         lua.write(script)
         lua.flush()
         command = ["wrk", f"-t{clients}", f"-c{clients}", f"-d{seconds}s", "-s", lua.name, url]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode:
-            raise SystemExit(f"wrk failed: {done.stdout}{done.stderr}")
-        out = done.stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rate, int(failed.group(1)) if failed else 0
+    if done.returncode:
+        raise SystemExit(f"wrk failed: {done.stdout}{done.stderr}")
+    found = re.search(r"(\d+) requests in ([\d.]+)(m?s)", done.stdout)
+    assert found, done.stdout
+    answers, took = int(found.group(1)), float(found.group(2))
+    took /= 1000 if found.group(3) == "ms" else 1
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", done.stdout)
+    others = int(failed.group(1)) if failed else 0
+    return (answers - others) / took, others
 
 
 def main() -> None:
@@ -151,7 +160,8 @@ def main() -> None:
             f"# postgres; {os.cpu_count()} cores; {args.workers} gthread workers x"
             f" {args.threads} threads; {args.clients} clients; {args.seconds} s a measure"
         )
-        uids = register(container, args.clients + args.users)
+        callers = args.clients * USERS
+        uids = register(container, callers + args.users)
         container.close()  # its connections: the shared server has few to spare
         with psycopg.connect(url, autocommit=True) as connection:
             connection.execute(RAW_TABLE)
@@ -164,9 +174,9 @@ def main() -> None:
                     redis_prefix=env.get("UPARE_REDIS_PREFIX", ""),
                 )
             )
-            sids = [sessions.open_session(cache, uid) for uid in uids[: args.clients]]
+            sids = [sessions.open_session(cache, uid) for uid in uids[:callers]]
             quoted = ", ".join(f'"{sid}"' for sid in sids)
-            fids = ", ".join(str(uid) for uid in uids[args.clients :])
+            fids = ", ".join(str(uid) for uid in uids[callers:])
             made = 0  # friendmakes so far, so that no pair is made twice
 
             def measure(name: str, seconds: int) -> tuple[float, int]:
@@ -176,10 +186,11 @@ def main() -> None:
                     "sids": quoted,
                     "fids": fids,
                     "offset": made,
+                    "users": USERS,
                     "path": path,
                 }
                 rate, failed = wrk(server.url, script, args.clients, seconds)
-                made += 2 * int(rate * seconds / args.clients) + 10  # the fastest did more
+                made += 2 * int(rate * seconds / args.clients) + USERS  # the fastest did more
                 return rate, failed
 
             for name in CALLS:
@@ -188,7 +199,6 @@ def main() -> None:
             rates: dict[str, list[float]] = {name: [] for name in CALLS}
             failures = dict.fromkeys(CALLS, 0)
             for _ in range(args.runs):
-                print("# connections", connections(url), flush=True)
                 raws.append(raw_commits(url, args.clients, args.seconds))
                 for name in CALLS:
                     rate, failed = measure(name, args.seconds)
@@ -202,13 +212,6 @@ def main() -> None:
             f" {statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f} over"
             f" {len(ratios)} runs) (target 1.0); {failures[name]} answers not 200"
         )
-
-
-def connections(url):
-    with psycopg.connect(url) as c:
-        return c.execute(
-            "select count(*), sum((datname = current_database())::int) from pg_stat_activity"
-        ).fetchone()
 
 
 if __name__ == "__main__":
