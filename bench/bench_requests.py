@@ -84,7 +84,7 @@ def bare_server(workers: int) -> Iterator[Server]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    argv = gunicorn_argv("127.0.0.1", port, workers, "bare_app:application")
+    argv = gunicorn_argv("127.0.0.1", port, workers, application="bare_app:application")
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     process = subprocess.Popen(
         [gunicorn, f"--pythonpath={Path(__file__).parent}", *argv[1:]],

@@ -73,16 +73,21 @@ class Server:
 
 @contextmanager
 def running_server(
-    workers: int = 1, env: dict[str, str] | None = None, with_worker: bool = False
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    with_worker: bool = False,
+    threads: int = 1,
 ) -> Iterator[Server]:
-    """Start `upare serve` (embedded, in a temp folder, gunicorn with `workers` processes) and
-    yield it. Only `env` sets UPARE_* settings (not `make bench`'s UPARE_KAFKA_BOOTSTRAP)."""
+    """Start `upare serve` (embedded, in a temp folder, gunicorn with `workers` processes of
+    `threads` threads) and yield it. Only `env` sets UPARE_* settings (not `make bench`'s
+    UPARE_KAFKA_BOOTSTRAP)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with tempfile.TemporaryDirectory() as folder:
         upare = str(Path(sys.executable).with_name("upare"))
         command = [upare, "serve", "--port", str(port), "--workers", str(workers)]
+        command += ["--threads", str(threads)]
         inherited = {name: value for name, value in os.environ.items() if name[:6] != "UPARE_"}
         process = subprocess.Popen(
             [*command, "--with-worker" if with_worker else "--no-with-worker"],

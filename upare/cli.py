@@ -99,7 +99,11 @@ def share_metrics(settings: Settings) -> None:
 
 
 def gunicorn_argv(
-    host: str, port: int, workers: int, application: str = "upare.wsgi:application"
+    host: str,
+    port: int,
+    workers: int,
+    threads: int = 1,
+    application: str = "upare.wsgi:application",
 ) -> list[str]:
     """Return gunicorn's command line for `upare serve` (bench/bench_requests.py serves a bare
     Falcon app with the same settings, as its baseline)."""
@@ -109,7 +113,9 @@ def gunicorn_argv(
         "gunicorn",
         f"--bind={host}:{port}",
         f"--workers={workers}",
-        "--worker-class=upare.gunicorn_worker.EnvelopeWorker",
+        f"--threads={threads}",
+        "--worker-class=upare.gunicorn_worker."
+        + ("EnvelopeThreadWorker" if threads > 1 else "EnvelopeWorker"),
         f"--limit-request-line={LIMIT_REQUEST_LINE}",
         "--access-logfile=-",
         "--access-logformat=" + ACCESS_LOG_FORMAT,
@@ -122,6 +128,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
     port: int = typer.Option(8000, help="port to listen on"),
     workers: int = typer.Option(2, help="gunicorn worker processes"),
+    threads: int = typer.Option(1, help="threads per worker (over 1: gthread, commits grouped)"),
     with_worker: bool = typer.Option(True, help="also run the projections (embedded feed)"),
 ) -> None:
     """Serve the API with gunicorn and, on the embedded feed, a worker beside it."""
@@ -139,7 +146,7 @@ def serve(
     if with_worker and not settings.kafka_bootstrap:
         helper = Supervised([sys.argv[0], "worker"])  # started again whenever it dies
         helper.start()
-    sys.argv = gunicorn_argv(host, port, workers)
+    sys.argv = gunicorn_argv(host, port, workers, threads)
     try:
         WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").run()
     finally:

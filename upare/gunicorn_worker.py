@@ -1,6 +1,6 @@
-"""gunicorn's sync worker, answering what gunicorn refuses before the API sees it (a request
-line over the limit: 414; headers too large: 431; a malformed request: 400) in the envelope
-as `100004 Validation failed`, where gunicorn would send an HTML page (CONTRACT 2)."""
+"""gunicorn's workers (sync, or threaded), answering what gunicorn refuses before the API sees
+it (a request line over the limit: 414; headers too large: 431; a malformed request: 400) in
+the envelope as `100004 Validation failed`, where gunicorn would send an HTML page (CONTRACT 2)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from gunicorn import util
+from gunicorn.workers.gthread import ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 
 from domain.errors import ERRORS
@@ -31,13 +32,22 @@ def write_envelope(sock: Any, status: int, reason: str, detail: str) -> None:
     util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
-class EnvelopeWorker(SyncWorker):
-    """A sync worker whose own refusals are envelopes."""
+class Envelopes:
+    """What both workers share: gunicorn's refusals are envelopes in the worker's process.
 
-    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
-        html = util.write_error
-        util.write_error = write_envelope  # gunicorn writes its refusals through this one call
-        try:
-            super().handle_error(req, client, addr, exc)
-        finally:
-            util.write_error = html
+    gunicorn writes its refusals through this one call, so the worker points it at
+    write_envelope once, after the fork (a threaded worker's threads share the process: a
+    swap around each refusal would race)."""
+
+    def init_process(self) -> None:
+        util.write_error = write_envelope
+        super().init_process()  # type: ignore[misc]
+
+
+class EnvelopeWorker(Envelopes, SyncWorker):
+    """A sync worker whose own refusals are envelopes: one request at a time."""
+
+
+class EnvelopeThreadWorker(Envelopes, ThreadWorker):
+    """A threaded worker (gthread) whose own refusals are envelopes: its threads serve
+    requests concurrently, so their commands commit together (commands/group_commit.py)."""

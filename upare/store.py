@@ -21,8 +21,10 @@ def build_app(settings: Settings, create: bool = True) -> WriteApplication:
     """
     vault = build_vault(settings, create)
     if settings.is_postgres:
+        from commands.group_commit import GROUPED
+
         env = postgres_env(settings.database_url)
-        env = {**env, "CREATE_TABLE": "y" if create else "n"}
+        env = {**env, "CREATE_TABLE": "y" if create else "n", "APPLICATION_RECORDER_TOPIC": GROUPED}
     else:
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",

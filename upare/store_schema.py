@@ -202,7 +202,7 @@ def _rewrite(app: WriteApplication, log: EventLog, page: list[Notification]) -> 
 def _update(app: WriteApplication, rows: list[tuple[bytes, UUID, int]]) -> None:
     """Replace these rows' states in one transaction of the store's own recorder."""
     recorder: Any = app.recorder
-    if recorder.__class__.__module__ == "eventsourcing.postgres":
+    if recorder.datastore.__class__.__module__ == "eventsourcing.postgres":  # group commit's too
         table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
         sql = f"UPDATE {table} SET state = %s WHERE originator_id = %s AND originator_version = %s"
         params: list[tuple[bytes, UUID | str, int]] = list(rows)

@@ -1,0 +1,169 @@
+"""Group commit: the event store's PostgreSQL recorder, committing the saves of concurrent
+commands together in one transaction.
+
+eventsourcing's recorder takes the table's EXCLUSIVE lock for every save, so that
+notification ids are committed in the order they are issued and a reader tailing the log never
+passes a gap that a slower transaction fills later. That lock makes one commit (and its WAL
+flush) at a time the ceiling of the whole store. Here a save waits its turn as a follower
+while another thread (the leader) commits: the next leader then writes every save that queued
+up meanwhile under one lock, one INSERT and one NOTIFY, and each caller gets its own
+notification ids. The lock's guarantee is kept (one transaction issues and commits them all).
+
+A save that meets a stored event of its aggregate version (another writer came first) fails
+alone with the IntegrityError it would have met by itself (the bus reloads and reruns its
+command); the batch is written again without it, so one save's events stay all or nothing.
+Two saves of one batch writing the same aggregate version do not share a transaction: the
+later one waits for the next.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    PersistenceError,
+    StoredEvent,
+)
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.utils import get_topic, retry
+from psycopg.sql import SQL, Identifier
+
+Key = tuple[str, int]  # an event's (originator id, originator version)
+
+
+class Save:
+    """One caller's events, written all together or not at all, and how that went."""
+
+    def __init__(self, events: Sequence[StoredEvent]) -> None:
+        self.events = events
+        self.keys: list[Key] = [(str(e.originator_id), e.originator_version) for e in events]
+        self.ids: list[int] = []
+        self.error: Exception | None = None
+        self.done = False
+
+    def succeed(self, ids: list[int]) -> None:
+        self.ids, self.done = ids, True
+
+    def fail(self, error: Exception) -> None:
+        self.error, self.done = error, True
+
+
+class Conflicts(Exception):  # not an error to anyone: its batch is written again
+    """Some saves of a batch met stored events of their versions: roll the batch back."""
+
+    def __init__(self, saves: list[Save]) -> None:
+        super().__init__(len(saves))
+        self.saves = saves
+
+
+class GroupCommitRecorder(PostgresApplicationRecorder):
+    """eventsourcing's PostgreSQL application recorder, its inserts committed in groups."""
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.insert_new_statement = SQL(
+            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)"
+            " SELECT originator_id, originator_version, topic, state"
+            " FROM unnest(%s::{schema}.{stored_event_type}[])"
+            " ON CONFLICT DO NOTHING"
+            " RETURNING originator_id, originator_version, notification_id"
+        ).format(
+            schema=Identifier(self.datastore.schema),
+            table=Identifier(self.events_table_name),
+            stored_event_type=Identifier(self.stored_event_type_name),
+        )
+        self.pending: list[Save] = []  # saves waiting for a leader
+        self.pending_lock = threading.Lock()
+        self.commit_lock = threading.Lock()  # held by the leader while it commits
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Queue these events as one save, wait until a leader (maybe this caller) wrote the
+        batch it is in, and answer their notification ids (or raise what failed it)."""
+        if not stored_events:
+            return []
+        save = Save(stored_events)
+        with self.pending_lock:
+            self.pending.append(save)
+        while not save.done:
+            with self.commit_lock:
+                if not save.done:
+                    self.commit(self.take_batch())
+        if save.error is not None:
+            raise save.error
+        return save.ids
+
+    def take_batch(self) -> list[Save]:
+        """Take the pending saves, leaving one that writes an aggregate version an earlier one
+        of the batch writes too (it goes in the next batch)."""
+        batch: list[Save] = []
+        keys: set[Key] = set()
+        with self.pending_lock:
+            waiting, self.pending = self.pending, []
+            for save in waiting:
+                if keys.isdisjoint(save.keys):
+                    batch.append(save)
+                    keys.update(save.keys)
+                else:
+                    self.pending.append(save)
+        return batch
+
+    def commit(self, batch: list[Save]) -> None:
+        """Write the batch in one transaction, again without the saves that conflict, until
+        it commits. Every save of it is done after, whatever happens (its caller may be
+        waiting): a failure of the database fails them all."""
+        try:
+            while batch:
+                try:
+                    ids = self.write(batch)
+                except Conflicts as conflicts:
+                    for save in conflicts.saves:
+                        save.fail(IntegrityError(f"{save.keys} were stored already"))
+                    batch = [save for save in batch if not save.done]
+                    continue
+                for save in batch:
+                    save.succeed([ids[key] for key in save.keys])
+                return
+        except Exception as error:  # the database failed: each caller raises it
+            for save in batch:
+                if not save.done:
+                    save.fail(error)
+        finally:
+            for save in batch:
+                if not save.done:
+                    save.fail(PersistenceError("the group commit was interrupted"))
+
+    def write(self, batch: list[Save]) -> dict[Key, int]:
+        """Insert the batch under the table lock and answer each event's notification id;
+        raise Conflicts (rolling back) if some events were stored already."""
+        events = [
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
+            for save in batch
+            for e in save.events
+        ]
+        with (
+            self.datastore.get_connection() as conn,
+            conn.pipeline(),
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            self._lock_table(curs)
+            self._notify_channel(curs)
+            curs.execute(self.insert_new_statement, (events,), prepare=True)
+            ids = {
+                (str(row["originator_id"]), row["originator_version"]): row["notification_id"]
+                for row in curs.fetchall()
+            }
+            if len(ids) < len(events):
+                raise Conflicts([save for save in batch if not ids.keys() >= set(save.keys)])
+        return ids
+
+
+GROUPED = get_topic(GroupCommitRecorder)  # eventsourcing's APPLICATION_RECORDER_TOPIC for it
