@@ -55,8 +55,9 @@ from domain.passwords import hash_password
 from domain.users import User
 from projections.rebuild import PAGE
 from projections.users import UsersProjection
-from upare.bootstrap import Container, bootstrap, build_vault
+from upare.bootstrap import Container, bootstrap
 from upare.settings import postgres_env
+from upare.store import build_vault
 
 COLUMNS = UsersProjection.tables["profiles"]
 INSERT = (
@@ -135,17 +136,18 @@ class ProfilesProjection(Projection[Any]):
 
 
 def store_users(container: Container, count: int) -> None:
-    """Store `count` User.Registered events, 1,000 aggregates a transaction."""
+    """Store `count` User.Registered events, 1,000 aggregates a transaction, their personal
+    keys made 1,000 a transaction before (`Vault.provide`)."""
     password_hash = hash_password("correct horse battery")
     for start in range(10001, 10001 + count, 1000):
-        container.app.save(
-            *[
-                User.register(
-                    uid=uid, username=f"u{uid}", email=f"u{uid}@x.io", password_hash=password_hash
-                )
-                for uid in range(start, min(start + 1000, 10001 + count))
-            ]
-        )
+        users = [
+            User.register(
+                uid=uid, username=f"u{uid}", email=f"u{uid}@x.io", password_hash=password_hash
+            )
+            for uid in range(start, min(start + 1000, 10001 + count))
+        ]
+        container.app.vault.provide([user.id for user in users])
+        container.app.save(*users)
 
 
 def baseline_postgres(container: Container, last: int, limit: float) -> tuple[int, float]:

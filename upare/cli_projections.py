@@ -22,7 +22,7 @@ from projections import outbox
 from projections.base import Projection
 from projections.compare import Comparison, Difference
 from projections.rebuild import Mismatch, RebuildError, Rebuilt, Report, rebuild, rollback
-from upare import logs
+from upare import collector, logs
 from upare.bootstrap import Container, bootstrap
 from upare.status import ProjectionStatus, pipeline_status
 
@@ -122,6 +122,7 @@ def rebuild_command(
     logs.configure("WARNING")
     with bootstrap() as container:
         cls = find(container, name)
+        collector.settle()
         done = run_with_progress(
             f"rebuilding {name}",
             lambda report: rebuild(
