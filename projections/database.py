@@ -98,6 +98,14 @@ class Transaction:
         statement then fails a later call, not its own (see `projections.batched`)."""
         return nullcontext()
 
+    def commit_lazily(self) -> None:
+        """Let this transaction's commit return before it is on disk, where the engine can
+        (PostgreSQL: `synchronous_commit = off` for this transaction alone; SQLite: nothing).
+        Only for writes that matter once a later, durable commit of the same database has
+        made them durable too (its WAL is flushed in order): a rebuild's pages, whose
+        generation nobody reads before the switch commits; a crash before it leaves a
+        generation that the next rebuild drops."""
+
     def lock_exclusive(self, key: int) -> None:
         """Keep other writers of `key` out until this transaction ends (DDL at install)."""
 

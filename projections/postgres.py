@@ -93,6 +93,9 @@ class PostgresTransaction(Transaction):
     def pipeline(self) -> AbstractContextManager[Any]:
         return self._cursor.connection.pipeline()  # type: ignore[attr-defined]
 
+    def commit_lazily(self) -> None:
+        self.execute("SET LOCAL synchronous_commit = off")
+
     def lock_exclusive(self, key: int) -> None:
         self.execute("SELECT pg_advisory_xact_lock(?)", (key,))
 

@@ -238,6 +238,7 @@ class _Copier:
         finally:
             self.projection.bulk = False
         with self.db.transaction() as tx:
+            tx.commit_lazily()
             self.projection.derive(tx)
 
     def catch_up(self) -> None:
@@ -274,9 +275,12 @@ class _Copier:
         return watermark(self.db, self.projection.name)
 
     def _commit(self, page: list[EventRecord], careful: int | None) -> None:
+        """Apply a page of the load in one transaction, committed lazily: the generation is
+        read by nobody until the switch, whose commit is durable, and makes these so."""
         if careful is None:
             try:  # the fast way: each handler statement's rows sent together
                 with self.db.transaction() as tx:
+                    tx.commit_lazily()
                     batched = Batched(tx, copy=True)  # the new generation is the rebuild's own
                     self._apply(batched, page, None, None)  # type: ignore[arg-type]
                     batched.flush()
@@ -284,6 +288,7 @@ class _Copier:
             except Exception as ex:  # a row failed somewhere: again, one statement at a time
                 logger.warning("a batched page failed (%r); applying it statement by statement", ex)
         with self.db.transaction() as tx:
+            tx.commit_lazily()
             self._apply(tx, page, None, careful)
 
     def switch(
