@@ -1,8 +1,8 @@
 """Benchmark the request path: read queries against a bare Falcon app's no-op route, and
 token-checked requests against the same request unauthenticated, over HTTP, in the same run.
 
-Run `python bench/bench_requests.py [--runs 3] [--seconds 3] [--workers 2] [--threads 1]
-[--connections 32]`.
+Run `python bench/bench_requests.py [--runs 3] [--seconds 3] [--workers 2] [--threads 4]
+[--connections 32]` (the workers and threads default to `upare serve`'s).
 
 A real `upare serve` (gunicorn, its settings, no worker: nothing is written) on a fresh
 PostgreSQL database with Redis as its cache, seeded through the commands with two users who
@@ -53,7 +53,7 @@ from domain.keys import digest
 from domain.passwords import hash_password
 from upare import sessions
 from upare.bootstrap import build_cache
-from upare.cli import gunicorn_argv
+from upare.cli import SERVE_THREADS, SERVE_WORKERS, gunicorn_argv
 from upare.settings import Settings
 from workers.store_feed import StoreFeed
 
@@ -74,8 +74,8 @@ def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=1, help="threads per worker")
+    parser.add_argument("--workers", type=int, default=SERVE_WORKERS, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=SERVE_THREADS, help="threads per worker")
     parser.add_argument("--connections", type=int, default=32)
     return parser.parse_args()
 
