@@ -99,8 +99,10 @@ def share_metrics(settings: Settings) -> None:
 
 
 # `upare serve`'s defaults, chosen by bench/bench_requests.py on 2 cores: one worker process
-# a core, each of 4 threads (gthread: keep-alive, and a request's database and Redis round
-# trips overlap the next one's Python); sync workers served half as many reads
+# a core, each of 4 threads (gthread: keep-alive, a request's database and Redis round trips
+# overlap another's Python, and concurrent commands commit together). On a busy machine sync
+# workers served 0.6 of its reads (4 sync workers 0.7, 4 of 4 threads no more); on a quiet
+# one as many
 SERVE_WORKERS = 2
 SERVE_THREADS = 4
 
