@@ -1,7 +1,8 @@
 """Benchmark the request path: read queries against a bare Falcon app's no-op route, and
 token-checked requests against the same request unauthenticated, over HTTP, in the same run.
 
-Run `python bench/bench_requests.py [--runs 3] [--seconds 3] [--workers 2] [--connections 32]`.
+Run `python bench/bench_requests.py [--runs 3] [--seconds 3] [--workers 2] [--threads 4]
+[--connections 32]` (the workers and threads default to `upare serve`'s).
 
 A real `upare serve` (gunicorn, its settings, no worker: nothing is written) on a fresh
 PostgreSQL database with Redis as its cache, seeded through the commands with two users who
@@ -52,7 +53,7 @@ from domain.keys import digest
 from domain.passwords import hash_password
 from upare import sessions
 from upare.bootstrap import build_cache
-from upare.cli import gunicorn_argv
+from upare.cli import SERVE_THREADS, SERVE_WORKERS, gunicorn_argv
 from upare.settings import Settings
 from workers.store_feed import StoreFeed
 
@@ -73,18 +74,19 @@ def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--workers", type=int, default=SERVE_WORKERS, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=SERVE_THREADS, help="threads per worker")
     parser.add_argument("--connections", type=int, default=32)
     return parser.parse_args()
 
 
 @contextmanager
-def bare_server(workers: int) -> Iterator[Server]:
+def bare_server(workers: int, threads: int) -> Iterator[Server]:
     """Serve bench/bare_app.py with `upare serve`'s gunicorn settings; yield it."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    argv = gunicorn_argv("127.0.0.1", port, workers, application="bare_app:application")
+    argv = gunicorn_argv("127.0.0.1", port, workers, threads, "bare_app:application")
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     process = subprocess.Popen(
         [gunicorn, f"--pythonpath={Path(__file__).parent}", *argv[1:]],
@@ -155,10 +157,14 @@ def main() -> None:
             **redis_env(),
         }
         print(
-            f"# postgres, cache on Redis; {os.cpu_count()} cores; {args.workers} workers;"
-            f" wrk, {args.connections} connections; {args.runs} runs of {args.seconds} s each"
+            f"# postgres, cache on Redis; {os.cpu_count()} cores; {args.workers} workers of"
+            f" {args.threads} threads; wrk, {args.connections} connections;"
+            f" {args.runs} runs of {args.seconds} s each"
         )
-        with running_server(args.workers, env) as server, bare_server(args.workers) as bare:
+        with (
+            running_server(args.workers, env, threads=args.threads) as server,
+            bare_server(args.workers, args.threads) as bare,
+        ):
             cache = build_cache(
                 Settings(
                     data_dir=server.folder,

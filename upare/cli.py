@@ -98,6 +98,15 @@ def share_metrics(settings: Settings) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder.resolve())
 
 
+# `upare serve`'s defaults, chosen by bench/bench_requests.py on 2 cores: one worker process
+# a core, each of 4 threads (gthread: keep-alive, a request's database and Redis round trips
+# overlap another's Python, and concurrent commands commit together). On a busy machine sync
+# workers served 0.6 of its reads (4 sync workers 0.7, 4 of 4 threads no more); on a quiet
+# one as many
+SERVE_WORKERS = 2
+SERVE_THREADS = 4
+
+
 def gunicorn_argv(
     host: str,
     port: int,
@@ -127,8 +136,10 @@ def gunicorn_argv(
 def serve(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
     port: int = typer.Option(8000, help="port to listen on"),
-    workers: int = typer.Option(2, help="gunicorn worker processes"),
-    threads: int = typer.Option(1, help="threads per worker (over 1: gthread, commits grouped)"),
+    workers: int = typer.Option(SERVE_WORKERS, help="gunicorn worker processes"),
+    threads: int = typer.Option(
+        SERVE_THREADS, help="threads per worker (over 1: gthread, commits grouped)"
+    ),
     with_worker: bool = typer.Option(True, help="also run the projections (embedded feed)"),
 ) -> None:
     """Serve the API with gunicorn and, on the embedded feed, a worker beside it."""

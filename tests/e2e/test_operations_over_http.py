@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
+import json
+
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -62,3 +65,21 @@ def test_what_gunicorn_refuses_is_answered_in_the_envelope(server):
 def test_a_long_oauth_request_line_is_served(server):
     answer = requests.get(f"{server}/api/oauth/authorize", params={"state": "s" * 6000}, timeout=10)
     assert answer.json()["error_code"] == 201101  # gunicorn's default 4094 would refuse it
+
+
+def test_a_client_keeps_its_connection_across_requests(server):
+    """`upare serve`'s default threaded workers keep a connection alive (sync workers close
+    it after each answer, so every request paid a new connection)."""
+    host, port = server.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    sockets = []
+    try:
+        for _ in range(3):
+            connection.request("GET", "/healthz")
+            answer = connection.getresponse()
+            assert answer.status == 200 and json.loads(answer.read()) == {"status": "ok"}
+            assert answer.getheader("Connection", "").lower() != "close"
+            sockets.append(connection.sock)  # None once the server closed it
+        assert sockets[0] is not None and sockets == [sockets[0]] * 3
+    finally:
+        connection.close()
