@@ -55,8 +55,9 @@ from domain.passwords import hash_password
 from domain.users import User
 from projections.rebuild import PAGE
 from projections.users import UsersProjection
-from upare.bootstrap import Container, bootstrap, build_vault
+from upare.bootstrap import Container, bootstrap
 from upare.settings import postgres_env
+from upare.store import build_vault
 
 COLUMNS = UsersProjection.tables["profiles"]
 INSERT = (

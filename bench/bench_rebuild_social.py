@@ -39,8 +39,9 @@ from psycopg.sql import SQL, Identifier
 from commands.application import WriteApplication
 from domain.friends import Friendship
 from projections.friends import FriendsProjection
-from upare.bootstrap import Container, build_vault
+from upare.bootstrap import Container
 from upare.settings import postgres_env
+from upare.store import build_vault
 
 COLUMNS = FriendsProjection.tables["list"]
 INSERT = (
