@@ -1,6 +1,6 @@
 """Benchmark scale-out: one `upare projector` process against two in the same consumer group.
 
-Run `python bench/bench_scaleout.py [--users 2000] [--friendships 10000] [--runs 3]` with
+Run `python bench/bench_scaleout.py [--users 1000] [--friendships 4000] [--runs 3]` with
 PostgreSQL and a Kafka broker at `UPARE_KAFKA_BOOTSTRAP` (default 127.0.0.1:9092).
 
 - Seeding, once: on a fresh PostgreSQL database whose projections are installed while the store
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -201,10 +202,11 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=2_000)
-    parser.add_argument("--friendships", type=int, default=10_000)
+    parser.add_argument("--users", type=int, default=1_000)
+    parser.add_argument("--friendships", type=int, default=4_000)
     parser.add_argument("--runs", type=int, default=3, help="runs of each; the median counts")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stopped: still drop what it made
     server = server_url()
     if server is None:
         raise SystemExit("PostgreSQL does not answer: run `bash scripts/services.sh up`")
