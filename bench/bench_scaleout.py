@@ -126,7 +126,10 @@ def lag(db: ReadDB, names: list[str]) -> int:
     Per partition: the relay's end offset minus the smallest next offset the projections
     recorded there (the consumer lag, counted in the read-model database, as `Stall` does).
     """
-    ends = dict(db.fetchall("SELECT feed, end_offset FROM relay_position"))
+    ends = {
+        int(feed): int(end)
+        for feed, end in db.fetchall("SELECT feed, end_offset FROM relay_position")
+    }
     marks = ", ".join("?" for _ in names)
     rows = db.fetchall(
         "SELECT o.feed, o.projection, o.next_offset FROM projection_offsets o"
@@ -135,10 +138,7 @@ def lag(db: ReadDB, names: list[str]) -> int:
         tuple(names),
     )
     done: dict[tuple[int, str], int] = {(int(feed), name): int(at) for feed, name, at in rows}
-    return sum(
-        int(end) - min(done.get((int(feed), name), 0) for name in names)
-        for feed, end in ends.items()
-    )
+    return sum(end - min(done.get((feed, name), 0) for name in names) for feed, end in ends.items())
 
 
 def checksums(db: ReadDB, container: Container) -> dict[str, tuple[int, str]]:
