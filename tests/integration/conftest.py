@@ -8,7 +8,9 @@ import logging
 import pytest
 from typer.testing import CliRunner
 
+from projections import catalog
 from tests.integration.feeds import following
+from tests.integration.welcome import SENT, Welcome
 from upare.cli import app
 
 
@@ -37,3 +39,12 @@ def feeding(container):
     """Run the store feed in a thread for the test, as `upare worker` does beside the API."""
     with following(container):
         yield
+
+
+@pytest.fixture
+def welcome(container):
+    """The `Welcome` projection installed, with nothing sent yet."""
+    catalog.install(container.db, [Welcome], container.log.head())
+    SENT.clear()
+    yield Welcome
+    SENT.clear()

@@ -16,6 +16,7 @@ from projections.events import EventRecord
 from projections.rebuild import RebuildError, rebuild
 from projections.users import UsersProjection
 from tests.integration.feeds import project
+from tests.integration.welcome import SENT
 from workers.store_feed import StoreFeed
 
 
@@ -158,31 +159,6 @@ def test_a_second_rebuild_of_a_projection_is_refused_while_one_runs(container):
 
     assert rebuild(container.log, container.db, UsersProjection, meanwhile).generation == 2
     assert refusals == ["a rebuild of 'users' is running already"]
-
-
-SENT: list[int] = []
-
-
-class Welcome(Projection):
-    """A projection with a side effect: it 'mails' each registered user once."""
-
-    name = "welcome"
-    tables = {"sent": "uid BIGINT PRIMARY KEY"}
-    has_side_effects = True
-
-    @handles(User.Registered)
-    def registered(self, tx: Transaction, event: EventRecord) -> None:
-        tx.execute(f"INSERT INTO {self.table('sent')} (uid) VALUES (?)", (event.data["uid"],))
-        if not self.replay:
-            SENT.append(event.data["uid"])
-
-
-@pytest.fixture
-def welcome(container):
-    catalog.install(container.db, [Welcome], container.log.head())
-    SENT.clear()
-    yield Welcome
-    SENT.clear()
 
 
 def test_a_rebuild_runs_no_side_effects_for_events_already_handled(container, welcome):

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 import upare.bootstrap
 from domain.users import User
 from projections import PROJECTIONS, catalog
-from projections.base import Projection, handles
+from projections.base import handles
 from projections.compare import checksum
 from projections.database import Transaction
 from projections.events import EventRecord
@@ -20,6 +20,7 @@ from tests.integration.feeds import project
 from tests.integration.smtp import SmtpServer
 from tests.integration.test_notifier import Pipeline, befriend, outcome, register, wired
 from tests.integration.test_projections_cli import save_users
+from tests.integration.welcome import SENT
 from upare.cli import app
 
 
@@ -237,29 +238,6 @@ def test_generation_numbers_are_never_reused_and_one_generation_is_kept_at_most(
 
 
 CHECKSUM = "0712c5dbf6ab95bf15673c8ef1b6a11e"  # of the rows below, whichever engine holds them
-SENT: list[int] = []
-
-
-class Welcome(Projection):
-    """A projection with a side effect: it 'mails' each registered user once."""
-
-    name = "welcome"
-    tables = {"sent": "uid BIGINT PRIMARY KEY"}
-    has_side_effects = True
-
-    @handles(User.Registered)
-    def registered(self, tx: Transaction, event: EventRecord) -> None:
-        tx.execute(f"INSERT INTO {self.table('sent')} (uid) VALUES (?)", (event.data["uid"],))
-        if not self.replay:
-            SENT.append(event.data["uid"])
-
-
-@pytest.fixture
-def welcome(container):
-    catalog.install(container.db, [Welcome], container.log.head())
-    SENT.clear()
-    yield Welcome
-    SENT.clear()
 
 
 def test_a_rollback_runs_each_side_effect_once_neither_twice_nor_never(container, welcome):
