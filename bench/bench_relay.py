@@ -5,7 +5,7 @@ Run `python bench/bench_relay.py [events] [repeat]` with a Kafka broker at
 in a SQLite event store once, then `repeat` times (default 3), alternating, each into a fresh
 6-partition topic:
 
-- relay: `Relay.publish_page` until the whole log is published: pages of 1,000 read from the
+- relay: `Relay.publish_page` until the whole log is published: pages of 5,000 read from the
   store, encoded as CloudEvents, sent with acks=all, flushed, the position recorded;
 - baseline: the same envelopes, encoded beforehand, sent by a bare kafka-python producer with
   the relay's producer settings (acks=all, idempotent, linger 5 ms), flushed once at the end.

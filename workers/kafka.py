@@ -7,7 +7,6 @@ the projector decodes the whole envelope with that same transcoder in one pass.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import orjson
 from eventsourcing.persistence import Notification
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -122,12 +122,16 @@ def consumer(config: KafkaConfig, max_poll_records: int = 1000) -> KafkaConsumer
 
 
 def encode(notification: Notification, state: bytes) -> tuple[bytes, bytes]:
-    """Return the key (the aggregate id) and the CloudEvents envelope of one notification."""
+    """Return the key (the aggregate id) and the CloudEvents envelope of one notification.
+
+    orjson parses the state and writes the head: the relay's profile had the standard json
+    module at about 40% of its time.
+    """
     subject = str(notification.originator_id)
-    stored = json.loads(state)
+    stored = orjson.loads(state)
     stamp = stored.get("timestamp")
     time = stamp.get("_data_") if isinstance(stamp, dict) else stamp
-    head = json.dumps(
+    head = orjson.dumps(
         {
             "specversion": "1.0",
             "id": f"{subject}:{notification.originator_version}",
@@ -140,10 +144,9 @@ def encode(notification: Notification, state: bytes) -> tuple[bytes, bytes]:
             "position": notification.id,
             "version": notification.originator_version,
             "dataversion": stored.get("class_version", 1),  # the schema version of `data`
-        },
-        separators=(",", ":"),
+        }
     )
-    return subject.encode(), b"".join((head[:-1].encode(), b',"data":', state, b"}"))
+    return subject.encode(), b"".join((head[:-1], b',"data":', state, b"}"))
 
 
 def decode(value: bytes, log: EventLog) -> EventRecord:
