@@ -125,6 +125,7 @@ def rebuild(
         copier = _Copier(log, db, projection, report, retry or Retry())
         if not built:  # nothing live to honour: today's history is replayed without effects
             copier.handled = log.head()
+        copier.in_order = True  # a fresh generation, read from the log's start
         copier.load()
         try:
             comparison = copier.switch(cls(live), keep=keep, verify=verify, force=force)
@@ -207,6 +208,7 @@ class _Copier:
         self.position = 0
         self.events = 0
         self.handled: int | None = None  # a position up to which effects ran already
+        self.in_order = False  # every event so far applied once, in order, none parked
 
     def _page(self, start: int, stop: int | None = None) -> list[EventRecord]:
         return self.log.read(start, PAGE, stop)
@@ -220,11 +222,13 @@ class _Copier:
     ) -> None:
         """Apply a page; events after `applied` (if given) run with their side effects."""
         fresh = 0 if applied is None else sum(record.position > applied for record in records)
+        in_order = self.in_order and careful is None
         self.projection.replay = True
-        apply_batch(tx, self.projection, records[: len(records) - fresh], careful=careful)
+        head, tail = records[: len(records) - fresh], records[len(records) - fresh :]
+        apply_batch(tx, self.projection, head, careful=careful, in_order=in_order)
         if fresh:
             self.projection.replay = False
-            apply_batch(tx, self.projection, records[len(records) - fresh :], careful=careful)
+            apply_batch(tx, self.projection, tail, careful=careful, in_order=in_order)
 
     def _report(self) -> None:
         if self.report is not None:
@@ -287,6 +291,7 @@ class _Copier:
                 return
             except Exception as ex:  # a row failed somewhere: again, one statement at a time
                 logger.warning("a batched page failed (%r); applying it statement by statement", ex)
+        self.in_order = False  # from now on an event may be parked: look before applying
         with self.db.transaction() as tx:
             tx.commit_lazily()
             self._apply(tx, page, None, careful)

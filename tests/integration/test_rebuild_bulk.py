@@ -13,6 +13,7 @@ from domain.friends import Friendship
 from domain.users import User
 from projections import catalog
 from projections import rebuild as rebuilding
+from projections.apply import Retry
 from projections.base import Projection, handles
 from projections.database import Transaction
 from projections.events import EventRecord
@@ -132,3 +133,61 @@ def test_the_keys_kept_in_memory_are_bounded_and_every_page_still_opens(containe
         event.data["personal"]["email"] for event in events if event.type == "User.Registered"
     ]
     assert emails == [f"u{uid}@x.io" for uid in range(10001, 10021)]
+
+
+class Touchy(Projection):
+    """Counts each user's events; fails on the registration of uid 10003."""
+
+    name = "touchy"
+    tables = {"seen": "user_id TEXT PRIMARY KEY, events INTEGER NOT NULL"}
+
+    @handles(User.Registered)
+    def registered(self, tx: Transaction, event: EventRecord) -> None:
+        if event.data["uid"] == 10003:
+            raise ValueError("cannot handle this one")
+        tx.execute(
+            f"INSERT INTO {self.table('seen')} (user_id, events) VALUES (?, 1)",
+            (event.originator_id,),
+        )
+
+    @handles(User.NicknameChanged)
+    def renamed(self, tx: Transaction, event: EventRecord) -> None:
+        tx.execute(
+            f"UPDATE {self.table('seen')} SET events = events + 1 WHERE user_id = ?",
+            (event.originator_id,),
+        )
+
+
+def test_a_later_page_of_a_parked_aggregate_waits_behind_it(container, monkeypatch):
+    """A load that parked an event stops taking its pages as new to everyone: the parked
+    user's later event, pages on, waits behind it instead of being applied."""
+    catalog.install(container.db, [Touchy], container.log.head())
+    save_users(container.app, 10001, 6)
+    for uid in (10002, 10003):
+        user = load_user(container.app, uid)
+        user.change_nickname(f"nick{uid}")
+        container.app.record(user)
+    monkeypatch.setattr(rebuilding, "PAGE", 3)  # the renames come pages after the failure
+
+    rebuild(container.log, container.db, Touchy, retry=Retry(1, 0.001))
+
+    rows = container.db.fetchall(
+        "SELECT status FROM projection_dead_letters WHERE projection = 'touchy' ORDER BY position"
+    )
+    assert [row[0] for row in rows] == ["parked", "waiting"]
+    assert sorted(events for _, events in live_rows(container, Touchy, "seen")) == [1, 1, 1, 1, 2]
+
+
+def test_recommendations_rebuilt_in_bulk_keep_counting_live(container):
+    """The counts derived after the load sit in a table with its key again: the live feed's
+    upserts of later friendships count on from them."""
+    history(container)
+    project(container)
+    rebuild(container.log, container.db, RecommendationsProjection)
+    container.app.save(Friendship.make(10020, 10030), Friendship.make(10021, 10030))
+
+    project(container)
+
+    assert sorted(live_rows(container, RecommendationsProjection, "mutual")) == sorted(
+        from_scratch(container, RecommendationsProjection, "mutual")
+    )
