@@ -82,8 +82,9 @@ class FriendMake(Resource):
             description="seconds to wait for the notification's outcome",
         ),
     )
+    # no `reads`: a command does not wait for the caller's earlier writes to be projected
+    # (CONTRACT 10 is the queries'); with `wait` it waits for its own round's outcome
     caller = USER.scope("friends")
-    reads = ("friends",)  # with `wait`, the notification's outcome
     codes = (202001, 204102, 204104)  # 204104 carries `fid` and `position`: the friend is made
     answers = {"fid": UID, "notified": NOTIFIED, "position": POSITION}
 
