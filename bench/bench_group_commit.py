@@ -73,6 +73,8 @@ USERS = 8
 # the store's connections in each server process (eventsourcing's pool; 5 and 10 more by
 # default): commits need one, the threads' reads share the others
 POOL = {"POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "6"}
+# longer than any wait of the server's (read-your-writes 5 s, friendmake's `wait` 0 here)
+WRK_TIMEOUT = 10
 CALLS = {
     "calendar_add": f"/api/calendar/add?title=bench&start={START}",
     "friendmake": "/api/user/friendmake?fid=%d",
@@ -134,11 +136,16 @@ def register(container: Container, count: int) -> list[int]:
 
 def wrk(url: str, script: str, clients: int, seconds: int) -> tuple[float, int]:
     """Load `url` with wrk (one thread a connection) running `script`; return the answers of
-    status 200 a second, and how many others there were."""
+    status 200 a second, and how many others there were.
+
+    wrk does not count a request it gave up on (its timeout) or lost (a socket error) among
+    its answers: a run where the server stalled would measure nothing, or only the calls
+    that came through. Such a run, or one without a single 200, stops the benchmark."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
         lua.write(script)
         lua.flush()
-        command = ["wrk", f"-t{clients}", f"-c{clients}", f"-d{seconds}s", "-s", lua.name, url]
+        command = ["wrk", f"-t{clients}", f"-c{clients}", f"-d{seconds}s", "-s", lua.name]
+        command += ["--timeout", f"{WRK_TIMEOUT}s", url]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"wrk failed: {done.stdout}{done.stderr}")
@@ -148,6 +155,8 @@ def wrk(url: str, script: str, clients: int, seconds: int) -> tuple[float, int]:
     took /= 1000 if found.group(3) == "ms" else 1
     failed = re.search(r"Non-2xx or 3xx responses: (\d+)", done.stdout)
     others = int(failed.group(1)) if failed else 0
+    if "Socket errors" in done.stdout or answers == others:
+        raise SystemExit(f"lost or no 200 answers from {url}:\n{done.stdout}")
     return (answers - others) / took, others
 
 
@@ -194,7 +203,7 @@ def main() -> None:
                 return rate, failed
 
             for name in CALLS:
-                measure(name, 1)  # warm-up
+                measure(name, args.seconds)  # warm-up: first calls open connections
             raws: list[float] = []
             rates: dict[str, list[float]] = {name: [] for name in CALLS}
             failures = dict.fromkeys(CALLS, 0)
