@@ -97,8 +97,12 @@ class FriendMake(Resource):
         params, uid = req.context.params, req.context.caller.user()
         fid = params["fid"]
         done = self.bus.execute(MakeFriend(uid=uid, fid=fid))
-        notified = friends.wait_for_outcome(
-            self.db, uid, fid, done.fields["round"], params["wait"], self.wakeup
+        notified = (  # without `wait`, pending: the round was recorded just now
+            friends.wait_for_outcome(
+                self.db, uid, fid, done.fields["round"], params["wait"], self.wakeup
+            )
+            if params["wait"]
+            else None
         )
         answer: dict[str, Any] = {"fid": fid, "notified": friends.NOTIFIED[notified]}
         if notified is False:  # the friendship stands: the caller still sees it (its write)
