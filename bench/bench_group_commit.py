@@ -93,10 +93,23 @@ def arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def connect(url: str, seconds: int = 60) -> psycopg.Connection:
+    """Open an autocommit connection, waiting (at most `seconds`) while the server has no
+    connection to spare (max_connections: it may be shared with other clients)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return psycopg.connect(url, autocommit=True)
+        except psycopg.OperationalError as ex:
+            if "too many clients" not in str(ex) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def raw_commits(url: str, clients: int, seconds: int) -> float:
     """Return the commits per second of `clients` connections doing the raw locked insert."""
     counts = [0] * clients
-    opened = [psycopg.connect(url, autocommit=True) for _ in range(clients)]  # all, or fail
+    opened = [connect(url) for _ in range(clients)]  # all, or fail
 
     def loop(number: int) -> None:
         state, connection = os.urandom(200), opened[number]
