@@ -233,7 +233,8 @@ def main() -> None:
             f"BENCH group_commit_{name}: {statistics.median(found):.0f} requests/s;"
             f" raw {statistics.median(raws[name]):.0f} commits/s; ratio vs raw locked INSERT+NOTIFY"
             f" {statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f} over"
-            f" {len(ratios)} runs) (target 1.0); {failures[name]} answers not 200"
+            f" {len(ratios)} runs) (target 1.0); {failures[name]} answers not 200;"
+            f" by run {', '.join(f'{ratio:.2f}' for ratio in ratios)}"
         )
 
 
