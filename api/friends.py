@@ -82,8 +82,9 @@ class FriendMake(Resource):
             description="seconds to wait for the notification's outcome",
         ),
     )
+    # no `reads`: a command does not wait for the caller's earlier writes to be projected
+    # (CONTRACT 10 is the queries'); with `wait` it waits for its own round's outcome
     caller = USER.scope("friends")
-    reads = ("friends",)  # with `wait`, the notification's outcome
     codes = (202001, 204102, 204104)  # 204104 carries `fid` and `position`: the friend is made
     answers = {"fid": UID, "notified": NOTIFIED, "position": POSITION}
 
@@ -96,8 +97,12 @@ class FriendMake(Resource):
         params, uid = req.context.params, req.context.caller.user()
         fid = params["fid"]
         done = self.bus.execute(MakeFriend(uid=uid, fid=fid))
-        notified = friends.wait_for_outcome(
-            self.db, uid, fid, done.fields["round"], params["wait"], self.wakeup
+        notified = (  # without `wait`, pending: the round was recorded just now
+            friends.wait_for_outcome(
+                self.db, uid, fid, done.fields["round"], params["wait"], self.wakeup
+            )
+            if params["wait"]
+            else None
         )
         answer: dict[str, Any] = {"fid": fid, "notified": friends.NOTIFIED[notified]}
         if notified is False:  # the friendship stands: the caller still sees it (its write)

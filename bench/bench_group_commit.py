@@ -11,11 +11,12 @@ Run `python bench/bench_group_commit.py [--runs 3] [--seconds 3] [--workers 2] [
   beside it) on the same database, loaded by wrk with `--clients` connections, each logged in
   as a user of its own: `POST /api/calendar/add` (a to-do event), then `POST
   /api/user/friendmake` (the connection's user and the next of `--users` other users).
-  Any answer but 200 is counted and printed.
+  Any answer but 200 is counted and printed; a measure that lost requests (wrk's timeout,
+  socket errors) or got no 200 at all stops the benchmark.
 
-Each run measures the three one right after the other. Prints `BENCH group_commit_<name>:
-<v> requests/s; raw <b> commits/s; ratio vs raw locked INSERT+NOTIFY <median> (<min>-<max>
-over <n> runs) (target 1.0)`.
+Each run measures each command right after a baseline of its own (the machine's load
+moves). Prints `BENCH group_commit_<name>: <v> requests/s; raw <b> commits/s; ratio vs raw
+locked INSERT+NOTIFY <median> (<min>-<max> over <n> runs) (target 1.0)`.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ USERS = 8
 # the store's connections in each server process (eventsourcing's pool; 5 and 10 more by
 # default): commits need one, the threads' reads share the others
 POOL = {"POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "6"}
+# longer than any wait of the server's (read-your-writes 5 s, friendmake's `wait` 0 here)
+WRK_TIMEOUT = 10
 CALLS = {
     "calendar_add": f"/api/calendar/add?title=bench&start={START}",
     "friendmake": "/api/user/friendmake?fid=%d",
@@ -90,10 +93,23 @@ def arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def connect(url: str, seconds: int = 60) -> psycopg.Connection:
+    """Open an autocommit connection, waiting (at most `seconds`) while the server has no
+    connection to spare (max_connections: it may be shared with other clients)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return psycopg.connect(url, autocommit=True)
+        except psycopg.OperationalError as ex:
+            if "too many clients" not in str(ex) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def raw_commits(url: str, clients: int, seconds: int) -> float:
     """Return the commits per second of `clients` connections doing the raw locked insert."""
     counts = [0] * clients
-    opened = [psycopg.connect(url, autocommit=True) for _ in range(clients)]  # all, or fail
+    opened = [connect(url) for _ in range(clients)]  # all, or fail
 
     def loop(number: int) -> None:
         state, connection = os.urandom(200), opened[number]
@@ -134,11 +150,16 @@ def register(container: Container, count: int) -> list[int]:
 
 def wrk(url: str, script: str, clients: int, seconds: int) -> tuple[float, int]:
     """Load `url` with wrk (one thread a connection) running `script`; return the answers of
-    status 200 a second, and how many others there were."""
+    status 200 a second, and how many others there were.
+
+    wrk does not count a request it gave up on (its timeout) or lost (a socket error) among
+    its answers: a run where the server stalled would measure nothing, or only the calls
+    that came through. Such a run, or one without a single 200, stops the benchmark."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
         lua.write(script)
         lua.flush()
-        command = ["wrk", f"-t{clients}", f"-c{clients}", f"-d{seconds}s", "-s", lua.name, url]
+        command = ["wrk", f"-t{clients}", f"-c{clients}", f"-d{seconds}s", "-s", lua.name]
+        command += ["--timeout", f"{WRK_TIMEOUT}s", url]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"wrk failed: {done.stdout}{done.stderr}")
@@ -148,6 +169,8 @@ def wrk(url: str, script: str, clients: int, seconds: int) -> tuple[float, int]:
     took /= 1000 if found.group(3) == "ms" else 1
     failed = re.search(r"Non-2xx or 3xx responses: (\d+)", done.stdout)
     others = int(failed.group(1)) if failed else 0
+    if "Socket errors" in done.stdout or answers == others:
+        raise SystemExit(f"lost or no 200 answers from {url}:\n{done.stdout}")
     return (answers - others) / took, others
 
 
@@ -194,23 +217,24 @@ def main() -> None:
                 return rate, failed
 
             for name in CALLS:
-                measure(name, 1)  # warm-up
-            raws: list[float] = []
+                measure(name, args.seconds)  # warm-up: first calls open connections
+            raws: dict[str, list[float]] = {name: [] for name in CALLS}
             rates: dict[str, list[float]] = {name: [] for name in CALLS}
             failures = dict.fromkeys(CALLS, 0)
             for _ in range(args.runs):
-                raws.append(raw_commits(url, args.clients, args.seconds))
-                for name in CALLS:
+                for name in CALLS:  # each right after its own baseline: the load moves
+                    raws[name].append(raw_commits(url, args.clients, args.seconds))
                     rate, failed = measure(name, args.seconds)
                     rates[name].append(rate)
                     failures[name] += failed
     for name, found in rates.items():
-        ratios = [rate / raw for rate, raw in zip(found, raws, strict=True)]
+        ratios = [rate / raw for rate, raw in zip(found, raws[name], strict=True)]
         print(
             f"BENCH group_commit_{name}: {statistics.median(found):.0f} requests/s;"
-            f" raw {statistics.median(raws):.0f} commits/s; ratio vs raw locked INSERT+NOTIFY"
+            f" raw {statistics.median(raws[name]):.0f} commits/s; ratio vs raw locked INSERT+NOTIFY"
             f" {statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f} over"
-            f" {len(ratios)} runs) (target 1.0); {failures[name]} answers not 200"
+            f" {len(ratios)} runs) (target 1.0); {failures[name]} answers not 200;"
+            f" by run {', '.join(f'{ratio:.2f}' for ratio in ratios)}"
         )
 
 

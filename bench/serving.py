@@ -103,6 +103,8 @@ def running_server(
                     break
                 except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy
                     time.sleep(0.1)
+            else:  # a benchmark must not measure a server that is not there
+                raise SystemExit(f"upare serve did not come up on {url} (exit {process.poll()})")
             yield Server(url, Path(folder), process.pid)
         finally:
             process.terminate()

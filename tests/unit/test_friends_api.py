@@ -4,11 +4,13 @@ mutual at once, read-your-writes after each command, and friendmake's `wait`."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 import pytest
 
 from domain.friends import Friendship, friendship_id
+from queries.freshness import MAX_WAIT_SECONDS
 from tests.credentials import issue_token, open_session
 
 PASSWORD = "correct horse"
@@ -68,6 +70,26 @@ def test_making_a_friend_is_mutual_and_seen_at_once_by_both(client, users):
     assert (friend["uid"], friend["nickname"], friend["avatar"]) == (bob, "bob", None)
     assert friend["notified"] == "pending" and friend["since"].endswith("+00:00")
     assert [f["uid"] for f in theirs.json["friends"]] == [alice]
+
+
+def test_friendmake_does_not_wait_for_the_callers_writes_to_be_projected(client, embedded):
+    """A command is answered while the projections lag behind the caller (none runs here):
+    only queries wait for the caller's writes (CONTRACT 10)."""
+    alice, bob, carol = (
+        client.simulate_post(
+            "/api/User/register",
+            params={"username": name, "password": PASSWORD, "email": f"{name}@example.com"},
+        ).json["uid"]
+        for name in ("alice", "bob", "carol")
+    )
+    open_session(embedded.cache, "alice-sid", alice)
+    assert call(client, "friendmake", {"sid": "alice-sid"}, fid=bob).status_code == 200
+
+    started = time.monotonic()
+    made = call(client, "friendmake", {"sid": "alice-sid"}, fid=carol)
+
+    assert time.monotonic() - started < MAX_WAIT_SECONDS / 2
+    assert made.status_code == 200 and "X-Stale" not in made.headers
 
 
 def test_no_friends_is_204101(client, users):
