@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import re
-import select
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from typing import Any
 
-import psycopg
 from psycopg_pool import ConnectionPool
 
 from projections.database import ONE_ROW_INSERT, Reads, Row, Transaction, Wakeup
 from projections.wakeup import POLL_SECONDS, PROGRESS_CHANNEL, Listen
+from upare.connections import check_connection
 
 ADVISORY_CLASS = 7261000  # pg advisory locks taken by `exclusive`: (class, hashtext(name))
 ARRAY_TYPES = {bool: "boolean[]", int: "bigint[]", float: "double precision[]"}
@@ -36,19 +35,6 @@ def _array_type(column: list[Any]) -> str:
     """Return the PostgreSQL array type for a column of Python values (text by default)."""
     sample = next((value for value in column if value is not None), "")
     return ARRAY_TYPES.get(type(sample), "text[]")
-
-
-def check_connection(connection: psycopg.Connection[Any]) -> None:
-    """Check a connection the pool hands out, without a round trip while its socket is quiet.
-
-    An idle connection's socket has nothing to read until the server says something: that it
-    is shutting down or has ended the session (a restart, `pg_terminate_backend`), or the
-    peer closed it. Only then is the connection asked (psycopg_pool's own check, a round
-    trip), and replaced if it fails. The query on a connection that died silently (no word
-    from the server) fails as an outage (100003), and the pool drops it.
-    """
-    if connection.closed or select.select([connection.fileno()], [], [], 0)[0]:
-        ConnectionPool.check_connection(connection)
 
 
 class PostgresTransaction(Transaction):
