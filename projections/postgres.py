@@ -145,18 +145,12 @@ class PostgresDB(Reads):
             yield PostgresTransaction(connection.cursor())
 
     def reader(self) -> psycopg.Connection[Any]:
-        """Return this thread's read connection (autocommit), opened on its first read.
-
-        One that broke, or that the server spoke on while it was idle (a restart,
-        `pg_terminate_backend`: see `check_connection`), is replaced by a new one; the
-        connections of threads that ended are closed then.
-        """
+        """Return this thread's read connection (autocommit), opened on its first read, or
+        again after it broke; the connections of threads that ended are closed then."""
         thread = threading.current_thread()
         connection = self._readers.get(thread)
-        if connection is not None:
-            if not connection.closed and not select.select([connection.fileno()], [], [], 0)[0]:
-                return connection
-            connection.close()
+        if connection is not None and not connection.closed:
+            return connection
         connection = psycopg.connect(
             self.url, autocommit=True, prepare_threshold=None, connect_timeout=5
         )
@@ -169,9 +163,10 @@ class PostgresDB(Reads):
     def read(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor[Any]:
         """Run one read statement on this thread's connection (autocommit): one round trip.
 
-        A connection the server ended before its word of it arrived fails the statement and
-        is closed: the read runs once more on a new one (a read is safe to repeat); a server
-        that is down fails that one too, as an outage.
+        A connection the server ended while it was idle (a restart, `pg_terminate_backend`)
+        fails the statement and is closed: the read runs once more on a new one (a read is
+        safe to repeat), with no check before each read (`check_connection`'s system call);
+        a server that is down fails that one too, as an outage.
         """
         connection = self.reader()
         try:
