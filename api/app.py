@@ -14,6 +14,7 @@ from api import (
     captchas,
     codes,
     discovery,
+    envelope,
     errors,
     friends,
     health,
@@ -85,6 +86,7 @@ def create_app(container: Container) -> falcon.App:
     app.req_options.media_handlers[falcon.MEDIA_MULTIPART] = multipart
     app.req_options.auto_parse_qs_csv = False
     app.resp_options.default_media_type = falcon.MEDIA_JSON
+    app.resp_options.media_handlers[falcon.MEDIA_JSON] = envelope.JSON
     errors.register(app)
     for resource in RESOURCES:
         app.add_route(resource.path, resource(container))

@@ -54,7 +54,20 @@ OPENAPI = {
 
 
 class RequestMetrics:
-    """Count every request and time it, by route template, method and `error_code`."""
+    """Count every request and time it, by route template, method and `error_code`.
+
+    The labelled children are kept by their labels: `labels()` validates and looks them up
+    under a lock on every call, a good share of a fast request's own time.
+    """
+
+    def __init__(self) -> None:
+        self.children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    def child(self, labels: tuple[str, str, str]) -> tuple[Any, Any]:
+        found = self.children.get(labels)
+        if found is None:
+            found = self.children[labels] = (REQUESTS.labels(*labels), LATENCY.labels(*labels))
+        return found
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         req.context.started = time.perf_counter()
@@ -67,8 +80,9 @@ class RequestMetrics:
             return
         media = resp.media if isinstance(resp.media, dict) else {}
         labels = (req.uri_template or "unrouted", req.method, str(media.get("error_code", "-")))
-        REQUESTS.labels(*labels).inc()
-        LATENCY.labels(*labels).observe(time.perf_counter() - started)
+        count, latency = self.child(labels)
+        count.inc()
+        latency.observe(time.perf_counter() - started)
 
 
 class PipelineCollector(Collector):

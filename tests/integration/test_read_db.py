@@ -1,7 +1,10 @@
-"""The read models' database on PostgreSQL: single-statement reads, and connections the
-server ends."""
+"""The read models' database on PostgreSQL: single-statement reads on each thread's own
+connection, and connections the server ends."""
 
 from __future__ import annotations
+
+import threading
+import time
 
 import psycopg
 import pytest
@@ -41,5 +44,34 @@ def test_a_read_sees_what_was_committed_since_the_last_read(postgres_url):
             tx.execute("INSERT INTO notes VALUES (2, 'half')")  # a transaction: all or nothing
             tx.execute("INSERT INTO notes VALUES (1, 'clash')")
         assert db.fetchall("SELECT id FROM notes") == [(1,)]
+    finally:
+        db.close()
+
+
+def test_each_reading_thread_keeps_its_connection_until_it_ends(postgres_url):
+    db = PostgresDB(postgres_url, max_size=1)
+
+    def backend() -> int:
+        return db.fetchone("SELECT pg_backend_pid()")[0]
+
+    try:
+        mine = backend()
+        assert backend() == mine  # the same connection, read after read
+        seen: list[int] = []
+        reader = threading.Thread(target=lambda: seen.append(backend()))
+        reader.start()
+        reader.join()
+        assert seen and seen[0] != mine  # a thread of its own
+        later = threading.Thread(target=backend)  # opening its connection closes the ended one's
+        later.start()
+        later.join()
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            for _ in range(50):  # the server ends a closed connection's backend soon after
+                alive = admin.execute("SELECT pid FROM pg_stat_activity WHERE pid = %s", seen)
+                if not alive.fetchall():
+                    break
+                time.sleep(0.1)
+            else:
+                raise AssertionError("the ended thread's connection is still open")
     finally:
         db.close()

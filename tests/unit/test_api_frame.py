@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 
 import falcon
 import pytest
 
 from api.app import RESOURCES
+from api.middleware import IDS
 from commands.handlers import Bus
 from domain.errors import ERRORS
 
@@ -114,6 +117,22 @@ def test_each_response_carries_a_request_id_and_keeps_a_sane_one_from_the_client
     kept = client.simulate_get("/api/nothing", headers={"X-Request-ID": "abc-123"})
     assert len(fresh.headers["x-request-id"]) == 32
     assert kept.headers["x-request-id"] == "abc-123"
+
+
+def test_request_ids_differ_between_requests_and_between_forked_workers(client):
+    ids = {client.simulate_get("/healthz").headers["x-request-id"] for _ in range(3)}
+    assert len(ids) == 3
+    assert all(re.fullmatch("[0-9a-f]{32}", one) for one in ids)
+    read, write = os.pipe()
+    child = os.fork()  # as gunicorn starts its workers
+    if child == 0:
+        os.write(write, IDS.new().encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    theirs = os.read(read, 64).decode()
+    os.close(read)
+    os.close(write)
+    assert theirs[:16] != IDS.new()[:16]  # a prefix of its own: counts may coincide
 
 
 def test_an_unexpected_failure_answers_100001_and_logs_the_trace_with_the_request_id(
