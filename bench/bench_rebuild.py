@@ -125,7 +125,7 @@ def main() -> None:
         print(f"# {backend}: {last} events stored in {time.perf_counter() - began:.1f} s")
         rate, seconds, rss = rebuilds(container, "users", args.repeat)
         scan = statistics.median(decode_scan(container) for _ in range(args.repeat))
-        baseline = runner_baseline(container, UsersProjection, args.baseline_seconds)
+        baseline = last / runner_baseline(container, UsersProjection, args.baseline_seconds)
     print(
         f"BENCH rebuild users: {rate:,.0f} events/s; ProjectionRunner {baseline:,.0f} events/s;"
         f" ratio {rate / baseline:.1f} (target 25); decode-only scan {scan:,.0f} events/s;"
