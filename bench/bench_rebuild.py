@@ -16,14 +16,9 @@ with `--big N` `BENCH rebuild users scale: ...; time ratio <t> (target 11)`.
 - decode-only scan: the same log read and decoded as every reader of it reads it
   (`EventLog.read`, pages of 1,000: personal data opened, upcast) and nothing else, in a
   fresh container of this process (keys not cached either); the median of `--repeat`.
-- baseline: the same table (`users`'s profiles columns and indexes) kept by an
-  `eventsourcing.projection.Projection` whose view is a TrackingRecorder on the same kind of
-  database, as the library's documentation builds them (one transaction per event, with its
-  tracking record). On PostgreSQL it runs under `ProjectionRunner`; SQLite's recorder has no
-  subscriptions in eventsourcing 9.5, so there the same projection is fed by a loop doing what
-  `ApplicationSubscription` does (pages of 500, `mapper.to_domain_event`, `process_event`).
-  Its rate is steady, so it runs for at most `--baseline-seconds` (default 60) and its rate is
-  taken over the events it did by then.
+- baseline: the users projection's own tables and handlers under eventsourcing's
+  `ProjectionRunner`, one transaction per event with its tracking record
+  (`runner_baseline`), for at most `--baseline-seconds` (default 60).
 - scale (`--big N`): a second fresh store of N events, rebuilt once the same way; the time
   ratio is its rebuild's seconds over the median of the first store's, and both peak RSS are
   printed (flat memory: about the same).
@@ -39,100 +34,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-from eventsourcing.dispatch import singledispatchmethod
-from eventsourcing.persistence import InfrastructureFactory, Tracking
-from eventsourcing.postgres import PostgresTrackingRecorder
-from eventsourcing.projection import Projection, ProjectionRunner
-from eventsourcing.sqlite import SQLiteTrackingRecorder
-from eventsourcing.utils import Environment, get_topic
 from fresh import fresh_container, pick_backend
-from psycopg.sql import SQL, Identifier
+from runner_baseline import baseline as runner_baseline
 
-from commands.application import WriteApplication
 from domain.passwords import hash_password
 from domain.users import User
 from projections.rebuild import PAGE
 from projections.users import UsersProjection
 from upare.bootstrap import Container, bootstrap
-from upare.settings import postgres_env
-from upare.store import build_vault
-
-COLUMNS = UsersProjection.tables["profiles"]
-INSERT = (
-    "INSERT INTO es_profiles (uid, user_id, username, username_key, nickname, email, email_key,"
-    " email_verified, phone, phone_verified, avatar, details, registered_at) VALUES ({0})"
-    " ON CONFLICT (uid) DO NOTHING"
-)
-INDEXES = [
-    f"CREATE INDEX IF NOT EXISTS es_profiles_{column} ON es_profiles ({column})"
-    for column in UsersProjection.indexes["profiles"]
-]
-
-
-def profile_row(event: Any) -> tuple[Any, ...]:
-    """Return the users projection's row for a User.Registered domain event."""
-    return (
-        event.uid,
-        str(event.originator_id),
-        event.username,
-        event.username.casefold(),
-        event.username,
-        event.personal["email"],
-        event.personal["email"].strip().casefold(),
-        0,
-        None,
-        0,
-        "{}",
-        "{}",
-        event.timestamp.isoformat(),
-    )
-
-
-class PostgresProfilesView(PostgresTrackingRecorder):
-    """The profiles table and its tracking, written together in one transaction per event."""
-
-    def __init__(self, datastore: Any, **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
-        schema = Identifier(self.datastore.schema)
-        self.sql_create_statements.append(
-            SQL(f"CREATE TABLE IF NOT EXISTS {{0}}.es_profiles ({COLUMNS})").format(schema)
-        )
-        self.sql_create_statements += [SQL(statement) for statement in INDEXES]  # type: ignore[arg-type]
-
-    def register(self, row: tuple[Any, ...], tracking: Tracking) -> None:
-        with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute(INSERT.format(", ".join(["%s"] * len(row))), row)
-            self._insert_tracking(cursor, tracking)
-
-
-class SqliteProfilesView(SQLiteTrackingRecorder):
-    """The same view in a SQLite file."""
-
-    def construct_create_table_statements(self) -> list[str]:
-        statements = super().construct_create_table_statements()
-        return [*statements, f"CREATE TABLE IF NOT EXISTS es_profiles ({COLUMNS})", *INDEXES]
-
-    def register(self, row: tuple[Any, ...], tracking: Tracking) -> None:
-        with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute(INSERT.format(", ".join("?" * len(row))), row)
-            self._insert_tracking(cursor, tracking)
-
-
-class ProfilesProjection(Projection[Any]):
-    """The users projection written the eventsourcing way."""
-
-    name = "esprofiles"
-    topics = (get_topic(User.Registered),)
-
-    @singledispatchmethod
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        self.view.insert_tracking(tracking)
-
-    @process_event.register(User.Registered)
-    def registered(self, domain_event: Any, tracking: Tracking) -> None:
-        self.view.register(profile_row(domain_event), tracking)
 
 
 def store_users(container: Container, count: int) -> None:
@@ -148,57 +58,6 @@ def store_users(container: Container, count: int) -> None:
         ]
         container.app.vault.provide([user.id for user in users])
         container.app.save(*users)
-
-
-def baseline_postgres(container: Container, last: int, limit: float) -> tuple[int, float]:
-    """Run ProjectionRunner until it tracked `last` (or `limit` s); return (events, seconds)."""
-    env = postgres_env(container.settings.database_url)
-    settings = container.settings
-
-    class Store(WriteApplication):
-        """The store as the runner reads it: personal data opened with the store's keys."""
-
-        name = WriteApplication.name
-
-        def __init__(self, env: dict[str, str] | None = None) -> None:
-            super().__init__(env, build_vault(settings, False), settings.secret_key)
-
-    started = time.perf_counter()
-    with ProjectionRunner(
-        application_class=Store,
-        projection_class=ProfilesProjection,
-        view_class=PostgresProfilesView,
-        env=env,
-    ) as runner:
-        done = 0
-        while done < last and time.perf_counter() - started < limit:
-            time.sleep(0.05)
-            done = runner.view.max_tracking_id(runner.app_name) or 0
-        seconds = time.perf_counter() - started
-    return done, seconds
-
-
-def baseline_sqlite(container: Container, last: int, limit: float) -> tuple[int, float]:
-    """Feed the projection as ApplicationSubscription would; return (events, seconds)."""
-    env = {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": str(container.settings.sqlite_dir / "esview.sqlite3"),
-    }
-    started = time.perf_counter()
-    view = InfrastructureFactory.construct(
-        env=Environment(ProfilesProjection.name, env)
-    ).tracking_recorder(SqliteProfilesView)
-    projection = ProfilesProjection(view=view)
-    store, done = container.app, 0
-    while done < last and time.perf_counter() - started < limit:
-        page = store.recorder.select_notifications(
-            done, 500, topics=ProfilesProjection.topics, inclusive_of_start=False
-        )
-        for notification in page:
-            tracking = Tracking(store.name, notification.id)
-            projection.process_event(store.mapper.to_domain_event(notification), tracking)
-        done = page[-1].id
-    return done, time.perf_counter() - started
 
 
 def rebuild_process(container: Container, name: str) -> tuple[int, float, float, float]:
@@ -266,10 +125,7 @@ def main() -> None:
         print(f"# {backend}: {last} events stored in {time.perf_counter() - began:.1f} s")
         rate, seconds, rss = rebuilds(container, "users", args.repeat)
         scan = statistics.median(decode_scan(container) for _ in range(args.repeat))
-        run = baseline_postgres if backend == "postgres" else baseline_sqlite
-        events, baseline_seconds = run(container, last, args.baseline_seconds)
-        baseline = events / baseline_seconds
-        print(f"# baseline: {events} events in {baseline_seconds:.2f} s")
+        baseline = last / runner_baseline(container, UsersProjection, args.baseline_seconds)
     print(
         f"BENCH rebuild users: {rate:,.0f} events/s; ProjectionRunner {baseline:,.0f} events/s;"
         f" ratio {rate / baseline:.1f} (target 25); decode-only scan {scan:,.0f} events/s;"

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
+from upare.personal import sealed_by_originator
+
 if TYPE_CHECKING:
     from upare.personal import PersonalMapper
 
@@ -69,9 +71,17 @@ class EventLog:
         return [self.decode(notification) for notification in self.page(after, limit, stop)]
 
     def page(self, after: int, limit: int, stop: int | None = None) -> list[Notification]:
-        """Return `notifications(...)`, their people's keys fetched together (one query)."""
+        """Return `notifications(...)`, their people's keys fetched together (one query; only
+        for events whose originator's key seals personal data: the others need none, or
+        another person's, which `Vault.open` fetches and caches)."""
         page = self.notifications(after, limit, stop)
-        self.mapper.vault.preload({str(notification.originator_id) for notification in page})
+        owners = {
+            str(notification.originator_id)
+            for notification in page
+            if sealed_by_originator(notification.topic)
+        }
+        if owners:
+            self.mapper.vault.preload(owners)
         return page
 
     def plain_state(self, notification: Notification) -> bytes:

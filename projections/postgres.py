@@ -53,11 +53,13 @@ class PostgresTransaction(Transaction):
         return f"{column} = ANY(?::text[])", [list(values)]
 
     def execute_rows(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Send the rows as one array per column through `unnest`, in one short statement.
+        """Send the rows as one array per column through `unnest`, in one short statement;
+        a column with one value in every row (a tracking upsert's projection and generation)
+        goes as that value alone.
 
         Thousands of placeholders cost psycopg more to build and parse than the server to
-        insert; array types follow the Python values, so a column that fails to cast fails
-        the statement.
+        insert, and dumping an array costs it per element; array types follow the Python
+        values, so a column that fails to cast fails the statement.
         """
         insert = ONE_ROW_INSERT.fullmatch(sql)
         if insert is None or len(rows) < 2:
@@ -65,9 +67,19 @@ class PostgresTransaction(Transaction):
             return
         head, _values, tail = insert.groups()
         columns = [list(column) for column in zip(*rows, strict=True)]
-        marks = ", ".join(f"?::{_array_type(column)}" for column in columns)
-        select = head.rstrip()[: -len("VALUES")] + f"SELECT * FROM unnest({marks})"
-        self.execute(select + tail, columns)
+        same = [column.count(column[0]) == len(column) for column in columns]
+        same[-1] = same[-1] and not all(same)  # unnest needs one array at least
+        picks = [
+            f"?::{_array_type(column)[:-2]}" if alone else f"u.c{n}"
+            for n, (column, alone) in enumerate(zip(columns, same, strict=True))
+        ]
+        arrays = [n for n, alone in enumerate(same) if not alone]
+        marks = ", ".join(f"?::{_array_type(columns[n])}" for n in arrays)
+        names = ", ".join(f"c{n}" for n in arrays)
+        select = head.rstrip()[: -len("VALUES")]
+        select += f"SELECT {', '.join(picks)} FROM unnest({marks}) AS u({names})"
+        params = [column[0] for column, alone in zip(columns, same, strict=True) if alone]
+        self.execute(select + tail, params + [columns[n] for n in arrays])
 
     def copy_rows(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """COPY the rows in (text format, formatted by psycopg's C code): a row that conflicts

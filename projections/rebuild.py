@@ -209,6 +209,7 @@ class _Copier:
         self.events = 0
         self.handled: int | None = None  # a position up to which effects ran already
         self.in_order = False  # every event so far applied once, in order, none parked
+        self.head = 0  # the store's last position when last asked (`_report`)
 
     def _page(self, start: int, stop: int | None = None) -> list[EventRecord]:
         return self.log.read(start, PAGE, stop)
@@ -231,8 +232,12 @@ class _Copier:
             apply_batch(tx, self.projection, tail, careful=careful, in_order=in_order)
 
     def _report(self) -> None:
+        """Report the position reached and the store's last position, asked again only once
+        the position reached it (one query a pass, not one a page)."""
         if self.report is not None:
-            self.report(self.position, max(self.log.head(), self.position))
+            if self.position >= self.head:
+                self.head = self.log.head()
+            self.report(self.position, max(self.head, self.position))
 
     def load(self) -> None:
         """Catch up in bulk (`Projection.bulk`), then derive what the projection derives."""

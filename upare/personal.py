@@ -13,6 +13,7 @@ and the export. A `personal` of None means its person was erased: their key is g
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -25,6 +26,22 @@ from upare.vault import Vault
 SEALED = "sealed"
 PERSONAL = "personal"
 PERSON = "person"
+
+
+@cache
+def sealed_by_originator(topic: str) -> bool:
+    """Tell whether events of this topic hold personal data sealed with their originator's
+    key (a `personal` field and no `person`): the keys a reader of many events fetches ahead
+    (`EventLog.page`). An event class this code no longer has may hold some: True."""
+    try:
+        fields = {
+            name
+            for klass in resolve_topic(topic).__mro__
+            for name in vars(klass).get("__annotations__", {})
+        }
+    except Exception:
+        return True
+    return PERSONAL in fields and PERSON not in fields
 
 
 def person(originator_id: UUID, state: dict[str, Any]) -> UUID:

@@ -59,3 +59,11 @@ def test_a_long_run_of_rows_lands_whole(db):
             batched.execute("INSERT INTO t (k, v) VALUES (?, ?)", (k, str(k)))
         batched.flush()
     assert db.fetchone("SELECT count(*), sum(k) FROM t") == (20000, sum(range(20000)))
+
+
+def test_a_column_with_one_value_lands_in_every_row_and_upserts_still_update(db):
+    upsert = "INSERT INTO t (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v"
+    with db.transaction() as tx:
+        tx.execute_rows(upsert, [(k, "same") for k in range(4)])  # v: one value in all rows
+        tx.execute_rows(upsert, [(2, "new"), (3, "new"), (5, "new")])  # updates and inserts
+    assert rows(db) == [(0, "same"), (1, "same"), (2, "new"), (3, "new"), (5, "new")]
