@@ -86,6 +86,11 @@ def read_caller(cache: Cache, kind: str, secret: str) -> tuple[dict[str, Any] | 
     return (None if state is None else json.loads(state)), int(written or 0)
 
 
+def live(token: dict[str, Any], now: float) -> bool:
+    """Tell whether a token's state is still good at `now`: neither revoked nor expired."""
+    return not token.get("revoked") and token["expires_at"] > now
+
+
 def open_session(cache: Cache, uid: int | None, ttl_seconds: int = DAY) -> str:
     """Start a session (anonymous when `uid` is None) and return its new `sid`."""
     sid = new_secret()
