@@ -24,7 +24,7 @@ from upare.cache import Cache, RedisCache
 
 LOGIN_FAILURES = RateLimitItemPerMinute(5, 15)  # per account and per client address
 CODE_SENDS = RateLimitItemPerDay(10)  # per medium (an address or a number)
-MARK = "{client_id}"  # where the client_id goes in its window key (READ_COUNTING)
+MARK = "{id}"  # where a token's window keys take its client_id or digest (TokenRates)
 # count one event in each of KEYS, whose window (ARGV, seconds) starts at its first count
 COUNT = """
 local counts = {}
@@ -160,6 +160,17 @@ class TokenRates:
         self.read_counting = None
         if limits.redis is not None:
             self.read_counting = limits.redis.client.register_script(READ_COUNTING)
+            storage = limits.limiter.storage
+            assert isinstance(storage, RedisStorage)
+            # each window's key on either side of its identifier, as `limits` makes it
+            self.client_window, self.token_window = (
+                storage.prefixed_key(item.key_for(name, MARK)).split(MARK)
+                for item, name in (
+                    (self.per_client, "oauth-client"),
+                    (self.per_token, "oauth-token"),
+                )
+            )
+            self.expiries = [self.per_client.get_expiry(), self.per_token.get_expiry()]
 
     def hits(
         self, client_id: str, token_key: str
@@ -188,17 +199,14 @@ class TokenRates:
             if state is None or not sessions.live(state, time.time()):
                 return state, written, None
             return state, written, self.wait(state["client_id"], digest(token))
-        storage, redis, key = self.limits.limiter.storage, self.limits.redis, digest(token)
-        assert isinstance(storage, RedisStorage) and redis is not None
-        # the client's window key on either side of its client_id, as `limits` makes it
-        client_key = storage.prefixed_key(self.per_client.key_for("oauth-client", MARK))
+        redis, key = self.limits.redis, digest(token)
+        assert redis is not None
         keys = [
             redis.prefix + sessions.token_key(token),
             redis.prefix + sessions.last_write_key(key),
-            storage.prefixed_key(self.per_token.key_for("oauth-token", key)),
+            key.join(self.token_window),
         ]
-        expiries = [self.per_client.get_expiry(), self.per_token.get_expiry()]
-        reply = self.read_counting(keys, [time.time(), *client_key.split(MARK), *expiries])
+        reply = self.read_counting(keys, [time.time(), *self.client_window, *self.expiries])
         state = None if reply[0] is None else json.loads(reply[0])
         written = int(reply[1] or 0)
         if state is None or len(reply) == 2:  # unknown, revoked or expired: not counted
