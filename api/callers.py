@@ -9,7 +9,8 @@ A resource declares the caller it needs, as it declares its parameters:
   (201206; scope `all` grants every one). Sessions have every scope.
 
 A token that a strict need accepts counts against its client's and its own request rates
-(upare/rate_limits.py `TokenRates`): past either, 201204 (HTTP 429) with `Retry-After`.
+(upare/rate_limits.py `TokenRates`): past either, 201204 (HTTP 429) with `Retry-After`. On
+Redis one round trip reads the token and counts it (`TokenRates.read_and_wait`).
 
 Credentials: `Authorization: Bearer <token>`, else the `access_token` parameter, else the `sid`
 cookie. A strict check answers 201201 for an unknown token, 201203 for an expired or revoked

@@ -3,7 +3,8 @@ windows.
 
 On Redis they use `limits`' own Redis storage, under the cache's prefix; on the embedded
 default, `CacheStorage` keeps `limits`' counters in the SQLite cache (its `incr` is atomic
-across processes).
+across processes). On Redis, a token request is read and counted in one script
+(`READ_COUNTING`), in `limits`' own keys, so that `limits` tells its wait and clears it.
 """
 
 from __future__ import annotations

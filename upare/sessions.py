@@ -14,7 +14,8 @@
   so that deleting the client ends them at once.
 - `ryw:<sha256 hex of a session's or a token's secret>` holds the position of the caller's
   last write (read-your-writes, api/freshness.py); `read_caller` reads it with the session
-  or token, in one round trip.
+  or token, in one round trip (for a token that a strict need counts, on Redis,
+  upare/rate_limits.py `READ_COUNTING` reads both and counts in that one round trip).
 
 Only hashes are keys (CONTRACT 11). Login and OAuth write these keys; the API's callers
 middleware (api/callers.py) reads them here. A cache that cannot answer raises one of
