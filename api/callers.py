@@ -9,7 +9,8 @@ A resource declares the caller it needs, as it declares its parameters:
   (201206; scope `all` grants every one). Sessions have every scope.
 
 A token that a strict need accepts counts against its client's and its own request rates
-(upare/rate_limits.py `TokenRates`): past either, 201204 (HTTP 429) with `Retry-After`.
+(upare/rate_limits.py `TokenRates`): past either, 201204 (HTTP 429) with `Retry-After`. On
+Redis one round trip reads the token and counts it (`TokenRates.read_and_wait`).
 
 Credentials: `Authorization: Bearer <token>`, else the `access_token` parameter, else the `sid`
 cookie. A strict check answers 201201 for an unknown token, 201203 for an expired or revoked
@@ -128,20 +129,26 @@ def resolve(cache: Cache, kind: str, secret: str) -> Caller:
 
     One cache round trip reads the session or token and the caller's last write."""
     state, written = sessions.read_caller(cache, kind, secret)
-    if kind == "session":
-        if state is None:
-            return ANONYMOUS
-        return Caller(uid=state.get("uid"), kind="session", key=digest(secret), last_write=written)
+    if kind == "token":
+        return token_caller(secret, state, written)
+    if state is None:
+        return ANONYMOUS
+    return Caller(uid=state.get("uid"), kind="session", key=digest(secret), last_write=written)
+
+
+def token_caller(token: str, state: dict[str, Any] | None, written: int) -> Caller:
+    """Return the caller of this access token from its state; 201201 when it has none (an
+    unknown token), 201203 when it is revoked or expired."""
     if state is None:
         raise UpareError(201201)
-    if state.get("revoked") or state["expires_at"] <= time.time():
+    if not sessions.live(state, time.time()):
         raise UpareError(201203)
     return Caller(
         uid=state["uid"],
         kind="token",
         client_id=state["client_id"],
         scopes=frozenset(state["scopes"]),
-        key=digest(secret),
+        key=digest(token),
         last_write=written,
     )
 
@@ -159,10 +166,9 @@ class Callers:
             return ANONYMOUS
         kind, secret = found
         try:
-            caller = resolve(self.cache, kind, secret)
-            if need.strict and caller.kind == "token":
-                self.count(caller)
-            return caller
+            if need.strict and kind == "token":
+                return self.counted(secret)
+            return resolve(self.cache, kind, secret)
         except UpareError:
             if need.strict:
                 raise
@@ -174,12 +180,14 @@ class Callers:
             log.warning("the cache failed while resolving a %s; anonymous: %r", kind, ex)
             return ANONYMOUS
 
-    def count(self, caller: Caller) -> None:
-        """Count a token's request; 201204 with Retry-After past its client's or its own rate."""
-        assert caller.client_id is not None and caller.key is not None
-        seconds = self.rates.wait(caller.client_id, caller.key)
+    def counted(self, token: str) -> Caller:
+        """Resolve an access token and count its request (on Redis in one round trip); 201204
+        with Retry-After past its client's or its own rate."""
+        state, written, seconds = self.rates.read_and_wait(token)
+        caller = token_caller(token, state, written)
         if seconds is not None:
             raise UpareError(201204, headers={"Retry-After": str(seconds)})
+        return caller
 
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]

@@ -14,7 +14,8 @@
   so that deleting the client ends them at once.
 - `ryw:<sha256 hex of a session's or a token's secret>` holds the position of the caller's
   last write (read-your-writes, api/freshness.py); `read_caller` reads it with the session
-  or token, in one round trip.
+  or token, in one round trip (for a token that a strict need counts, on Redis,
+  upare/rate_limits.py `READ_COUNTING` reads both and counts in that one round trip).
 
 Only hashes are keys (CONTRACT 11). Login and OAuth write these keys; the API's callers
 middleware (api/callers.py) reads them here. A cache that cannot answer raises one of
@@ -84,6 +85,11 @@ def read_caller(cache: Cache, kind: str, secret: str) -> tuple[dict[str, Any] | 
     key = session_key(secret) if kind == "session" else token_key(secret)
     state, written = cache.get_many(key, last_write_key(digest(secret)))
     return (None if state is None else json.loads(state)), int(written or 0)
+
+
+def live(token: dict[str, Any], now: float) -> bool:
+    """Tell whether a token's state is still good at `now`: neither revoked nor expired."""
+    return not token.get("revoked") and token["expires_at"] > now
 
 
 def open_session(cache: Cache, uid: int | None, ttl_seconds: int = DAY) -> str:

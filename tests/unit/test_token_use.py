@@ -168,6 +168,23 @@ def test_a_client_past_its_rate_waits_for_the_window_whatever_the_token(client, 
     assert info(client, other_client).status_code == 200
 
 
+def test_requests_with_a_spent_or_unknown_token_are_not_counted(client, wired, alice):
+    spent = token(wired, alice)
+    sessions.revoke_token(wired.cache, digest(spent))
+    for _ in range(CLIENT_RATE + 1):
+        assert info(client, spent).json["error_code"] == 201203
+        assert info(client, uuid.uuid4().hex).json["error_code"] == 201201
+    assert_out_of_rate(refused_after(client, [token(wired, alice)], TOKEN_RATE))
+
+
+def test_token_requests_count_in_the_windows_limits_keeps(client, wired, alice):
+    rates, client_id = wired.token_rates, "100000000000001"
+    refused_after(client, [token(wired, alice) for _ in range(CLIENT_RATE)], CLIENT_RATE - 1)
+    assert wired.limits.retry_after(rates.per_client, "oauth-client", client_id) is not None
+    wired.limits.clear(rates.per_client, "oauth-client", client_id)
+    assert info(client, token(wired, alice)).status_code == 200
+
+
 def test_sessions_and_anonymous_callers_are_not_counted(client, wired, alice):
     open_session(wired.cache, "mine", alice)
     for _ in range(CLIENT_RATE + 1):
