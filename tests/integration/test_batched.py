@@ -70,9 +70,7 @@ def test_a_column_with_one_value_lands_in_every_row_and_upserts_still_update(db)
 
 
 @pytest.mark.parametrize("joins", ["any", "nested loops"])
-def test_a_run_of_updates_ends_as_if_sent_one_by_one_the_later_update_of_a_row_winning(
-    db, joins
-):
+def test_a_run_of_updates_ends_as_if_sent_one_by_one_the_later_update_of_a_row_winning(db, joins):
     with db.transaction() as tx:
         tx.execute_rows("INSERT INTO t (k, v) VALUES (?, ?)", [(k, "old") for k in range(100)])
     updates = [(f"{k}:{n}", k) for n in range(3) for k in range(0, 100, 2)]  # 3 times each
