@@ -17,11 +17,12 @@ class Batched:
     soon as anything else is asked (another statement, a read, or `flush()` at the end): on
     PostgreSQL a run of one-row INSERTs as one `INSERT ... SELECT * FROM unnest(<one array
     per column>)` (several times faster than psycopg's `executemany`; array types follow the
-    Python values, so a column that fails to cast fails the run), anything else through
-    `executemany`. Runs of one-row INSERTs into different tables wait side by side (read
-    models have no triggers or foreign keys: they commute). Effects keep the order of the
-    calls. On PostgreSQL the runs and statements go out in pipeline mode: nothing waits for
-    an answer until a read.
+    Python values, so a column that fails to cast fails the run), a run of one-row UPDATEs of
+    plain placeholders as one `UPDATE ... FROM unnest(...)` with the latest update of each
+    row, anything else through `executemany`. Runs of one-row INSERTs into different tables
+    wait side by side (read models have no triggers or foreign keys: they commute). Effects
+    keep the order of the calls. On PostgreSQL the runs and statements go out in pipeline
+    mode: nothing waits for an answer until a read.
 
     With `copy` (a generation nobody else reads or writes yet: a rebuild's), a run of plain
     one-row INSERTs, or of INSERTs that do nothing on conflict, goes out as PostgreSQL's COPY,

@@ -20,6 +20,13 @@ from upare.connections import check_connection
 ADVISORY_CLASS = 7261000  # pg advisory locks taken by `exclusive`: (class, hashtext(name))
 ARRAY_TYPES = {bool: "boolean[]", int: "bigint[]", float: "double precision[]"}
 # a quoted literal or identifier (kept whole), a `?` placeholder, or a `%`
+# One row's update of plain placeholders: UPDATE t SET a = ?, b = ? WHERE c = ? AND d = ?
+ONE_ROW_UPDATE = re.compile(
+    r"\s*UPDATE\s+(\w+)\s+SET\s+(\w+\s*=\s*\?(?:\s*,\s*\w+\s*=\s*\?)*)"
+    r"\s+WHERE\s+(\w+\s*=\s*\?(?:\s+AND\s+\w+\s*=\s*\?)*)\s*",
+    re.I,
+)
+ASSIGNED = re.compile(r"(\w+)\s*=\s*\?")
 TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?|%")
 
 
@@ -40,6 +47,11 @@ def _array_type(column: list[Any]) -> str:
     return ARRAY_TYPES.get(type(sample), "text[]")
 
 
+def _scalar(value: Any) -> str:
+    """Return the placeholder for one value, cast to the type its array would have."""
+    return f"?::{_array_type([value])[:-2]}"
+
+
 class PostgresTransaction(Transaction):
     dialect = "postgres"
     for_update = " FOR UPDATE"
@@ -53,33 +65,79 @@ class PostgresTransaction(Transaction):
         return f"{column} = ANY(?::text[])", [list(values)]
 
     def execute_rows(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Send the rows as one array per column through `unnest`, in one short statement;
-        a column with one value in every row (a tracking upsert's projection and generation)
-        goes as that value alone.
+        """Send the rows of a one-row INSERT or UPDATE of plain placeholders in one short
+        statement, one array per column through `unnest` (`_insert_rows`, `_update_rows`);
+        anything else through `executemany`.
 
         Thousands of placeholders cost psycopg more to build and parse than the server to
-        insert, and dumping an array costs it per element; array types follow the Python
-        values, so a column that fails to cast fails the statement.
+        write, and a statement per row costs the server a parse and plan each; array types
+        follow the Python values, so a column that fails to cast fails the statement.
         """
-        insert = ONE_ROW_INSERT.fullmatch(sql)
-        if insert is None or len(rows) < 2:
-            self.executemany(sql, rows)
-            return
+        if len(rows) > 1:
+            if insert := ONE_ROW_INSERT.fullmatch(sql):
+                self._insert_rows(insert, rows)
+                return
+            if update := ONE_ROW_UPDATE.fullmatch(sql):
+                self._update_rows(update, rows)
+                return
+        self.executemany(sql, rows)
+
+    def _insert_rows(self, insert: re.Match[str], rows: Sequence[Sequence[Any]]) -> None:
+        """`INSERT ... SELECT ... FROM unnest(...)`; a column with one value in every row (a
+        tracking upsert's projection and generation) goes as that value alone, dumping an
+        array costing psycopg per element."""
         head, _values, tail = insert.groups()
         columns = [list(column) for column in zip(*rows, strict=True)]
         same = [column.count(column[0]) == len(column) for column in columns]
         same[-1] = same[-1] and not all(same)  # unnest needs one array at least
         picks = [
-            f"?::{_array_type(column)[:-2]}" if alone else f"u.c{n}"
+            f"u.c{n}" if not alone else "NULL" if column[0] is None else _scalar(column[0])
             for n, (column, alone) in enumerate(zip(columns, same, strict=True))
-        ]
+        ]  # NULL as such: a NULL cast to text would not go into a column of another type
         arrays = [n for n, alone in enumerate(same) if not alone]
         marks = ", ".join(f"?::{_array_type(columns[n])}" for n in arrays)
         names = ", ".join(f"c{n}" for n in arrays)
         select = head.rstrip()[: -len("VALUES")]
         select += f"SELECT {', '.join(picks)} FROM unnest({marks}) AS u({names})"
-        params = [column[0] for column, alone in zip(columns, same, strict=True) if alone]
+        params = [
+            column[0]
+            for column, alone in zip(columns, same, strict=True)
+            if alone and column[0] is not None
+        ]
         self.execute(select + tail, params + [columns[n] for n in arrays])
+
+    def _update_rows(self, update: re.Match[str], rows: Sequence[Sequence[Any]]) -> None:
+        """`UPDATE ... FROM unnest(...)`, with the effect of the updates run one by one.
+
+        The conditions are equalities, so rows whose condition values differ pick apart
+        table rows, and rows with the same ones pick the same: of these only the last is
+        sent (its values are what the run leaves; `UPDATE ... FROM` would apply just one of
+        several matches, not saying which). Again a column with one value goes alone.
+        """
+        table, sets, where = update.groups()
+        assigned, compared = ASSIGNED.findall(sets), ASSIGNED.findall(where)
+        last = {tuple(row[len(assigned) :]): row for row in rows}  # by condition: the latest
+        if len(last) == 1:
+            self.execute(update.group(0), next(iter(last.values())))
+            return
+        columns = [list(column) for column in zip(*last.values(), strict=True)]
+        alone = [column.count(column[0]) == len(column) for column in columns]
+        picks = ["?" if one else f"u.c{n}" for n, one in enumerate(alone)]
+        arrays = [n for n, one in enumerate(alone) if not one]
+        marks = ", ".join(f"?::{_array_type(columns[n])}" for n in arrays)
+        names = ", ".join(f"c{n}" for n in arrays)
+        sets = ", ".join(f"{name} = {pick}" for name, pick in zip(assigned, picks, strict=False))
+        where = " AND ".join(
+            f"{table}.{name} = {pick}"
+            for name, pick in zip(compared, picks[len(assigned) :], strict=True)
+        )
+        scalars = [(n, column[0]) for n, column in enumerate(columns) if alone[n]]
+        self.execute(  # the placeholders' order: SET's values, the arrays, WHERE's values
+            f"UPDATE {table} SET {sets} FROM unnest({marks}) AS u({names}) WHERE {where}",
+            [value for n, value in scalars if n < len(assigned)]
+            + [columns[n] for n in arrays]
+            + [value for n, value in scalars if n >= len(assigned)],
+        )
 
     def copy_rows(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """COPY the rows in (text format, formatted by psycopg's C code): a row that conflicts

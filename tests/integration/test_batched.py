@@ -67,3 +67,46 @@ def test_a_column_with_one_value_lands_in_every_row_and_upserts_still_update(db)
         tx.execute_rows(upsert, [(k, "same") for k in range(4)])  # v: one value in all rows
         tx.execute_rows(upsert, [(2, "new"), (3, "new"), (5, "new")])  # updates and inserts
     assert rows(db) == [(0, "same"), (1, "same"), (2, "new"), (3, "new"), (5, "new")]
+
+
+@pytest.mark.parametrize("joins", ["any", "nested loops"])
+def test_a_run_of_updates_ends_as_if_sent_one_by_one_the_later_update_of_a_row_winning(db, joins):
+    with db.transaction() as tx:
+        tx.execute_rows("INSERT INTO t (k, v) VALUES (?, ?)", [(k, "old") for k in range(100)])
+    updates = [(f"{k}:{n}", k) for n in range(3) for k in range(0, 100, 2)]  # 3 times each
+    updates += [("only", 1), ("nowhere", 1000), ("last", 3), ("late", 1)]
+    with db.transaction() as tx:
+        if db.dialect == "postgres" and joins == "nested loops":  # the plan in which an
+            tx.execute("SET LOCAL enable_hashjoin = off")  # UPDATE ... FROM with several
+            tx.execute("SET LOCAL enable_mergejoin = off")  # matches keeps the first
+        batched = Batched(tx)
+        for update in updates:
+            batched.execute("UPDATE t SET v = ? WHERE k = ?", update)
+        batched.flush()
+        if db.dialect == "postgres":  # one row version written per row, not per update
+            written = tx.fetchone(
+                "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 't'"
+            )
+            assert written == (52,)
+    expected = {k: f"{k}:2" if k % 2 == 0 else "old" for k in range(100)}
+    assert dict(rows(db)) == expected | {1: "late", 3: "last"}
+
+
+def test_a_run_of_updates_sets_each_column_and_matches_every_condition(db):
+    with db.transaction() as tx:
+        tx.execute("CREATE TABLE w (a BIGINT, b TEXT, n INTEGER, note TEXT)")
+        tx.execute_rows(
+            "INSERT INTO w (a, b, n, note) VALUES (?, ?, ?, ?)",
+            [(a, b, None, None) for a in (1, 2) for b in ("x", "y")],
+        )
+    with db.transaction() as tx:
+        tx.execute_rows(
+            "UPDATE w SET n = ?, note = ? WHERE a = ? AND b = ?",
+            [(1, None, 1, "x"), (0, "failed", 2, "y"), (1, None, 2, "x")],
+        )
+    assert db.fetchall("SELECT a, b, n, note FROM w ORDER BY a, b") == [
+        (1, "x", 1, None),
+        (1, "y", None, None),
+        (2, "x", 1, None),
+        (2, "y", 0, "failed"),
+    ]
