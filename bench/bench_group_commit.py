@@ -15,8 +15,9 @@ Run `python bench/bench_group_commit.py [--runs 3] [--seconds 3] [--workers 2] [
   socket errors) or got no 200 at all stops the benchmark.
 
 Each run measures each command right after a baseline of its own (the machine's load
-moves). Prints `BENCH group_commit_<name>: <v> requests/s; raw <b> commits/s; ratio vs raw
-locked INSERT+NOTIFY <median> (<min>-<max> over <n> runs) (target 1.0)`.
+moves). Prints the server's CPU milliseconds a command (gunicorn and the worker that
+projects it), then `BENCH group_commit_<name>: <v> requests/s; raw <b> commits/s; ratio vs
+raw locked INSERT+NOTIFY <median> (<min>-<max> over <n> runs) (target 1.0)`.
 """
 
 from __future__ import annotations
@@ -221,12 +222,19 @@ def main() -> None:
             raws: dict[str, list[float]] = {name: [] for name in CALLS}
             rates: dict[str, list[float]] = {name: [] for name in CALLS}
             failures = dict.fromkeys(CALLS, 0)
+            cpu: dict[str, list[float]] = {name: [] for name in CALLS}  # ms a command
             for _ in range(args.runs):
                 for name in CALLS:  # each right after its own baseline: the load moves
                     raws[name].append(raw_commits(url, args.clients, args.seconds))
+                    spent = server.cpu_seconds()
                     rate, failed = measure(name, args.seconds)
                     rates[name].append(rate)
                     failures[name] += failed
+                    cpu[name].append((server.cpu_seconds() - spent) * 1000 / (rate * args.seconds))
+    print(
+        "# server CPU ms a command (gunicorn and its worker projecting it; median): "
+        + "; ".join(f"{name} {statistics.median(cpu[name]):.2f}" for name in CALLS)
+    )
     for name, found in rates.items():
         ratios = [rate / raw for rate, raw in zip(found, raws[name], strict=True)]
         print(
