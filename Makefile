@@ -34,4 +34,5 @@ test: install services-up browser lint
 	$(BIN)/python -m pytest
 
 bench: install services-up
+	bash scripts/services.sh bench-tools
 	set -e; for bench in bench/bench_*.py; do UPARE_KAFKA_BOOTSTRAP=127.0.0.1:9092 $(BIN)/python $$bench; done

@@ -265,5 +265,6 @@ case "${1:-}" in
   postgres-stop)  pg_down ;;
   redis-start) redis_up ;;
   redis-stop)  redis_down ;;
-  *)           echo "usage: $0 up|down|status|env|{postgres,redis,kafka}-{start,stop}" >&2; exit 2 ;;
+  bench-tools) command -v wrk >/dev/null || apt_install wrk ;;  # bench_requests' load generator
+  *)           echo "usage: $0 up|down|status|env|bench-tools|{postgres,redis,kafka}-{start,stop}" >&2; exit 2 ;;
 esac
