@@ -19,5 +19,13 @@ def check_connection(connection: psycopg.Connection[Any]) -> None:
     trip), and replaced if it fails. The query on a connection that died silently (no word
     from the server) fails as an outage (100003), and the pool drops it.
     """
-    if connection.closed or select.select([connection.fileno()], [], [], 0)[0]:
+    if connection.closed or _readable(connection.fileno()):
         ConnectionPool.check_connection(connection)
+
+
+def _readable(fd: int) -> bool:
+    """Tell whether the socket has something to read, at once (poll: `select.select` refuses
+    descriptors past 1023, which a long-lived process holding many sockets reaches)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))

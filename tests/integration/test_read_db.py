@@ -3,6 +3,7 @@ connection, and connections the server ends."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -75,3 +76,19 @@ def test_each_reading_thread_keeps_its_connection_until_it_ends(postgres_url):
                 raise AssertionError("the ended thread's connection is still open")
     finally:
         db.close()
+
+
+def test_a_process_holding_over_a_thousand_files_still_gets_connections(postgres_url):
+    # as a long-lived process holds files: its sockets get numbers past select()'s 1023
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    db = PostgresDB(postgres_url, max_size=1)
+    try:
+        with db.transaction() as tx:
+            tx.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY)")
+        with db.transaction() as tx:  # the pool checks the connection it hands out again
+            tx.execute("INSERT INTO notes VALUES (1)")
+        assert db.fetchall("SELECT id FROM notes") == [(1,)]
+    finally:
+        db.close()
+        for fd in held:
+            os.close(fd)
