@@ -31,7 +31,6 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,9 +42,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
 
-import requests
 from fresh import fresh_container, pick_backend
-from serving import Server, redis_env, running_server
+from serving import Server, free_port, redis_env, running_server, wait_for
 
 from commands.friends import MakeFriend
 from commands.users import RegisterUser
@@ -83,9 +81,7 @@ def arguments() -> argparse.Namespace:
 @contextmanager
 def bare_server(workers: int, threads: int) -> Iterator[Server]:
     """Serve bench/bare_app.py with `upare serve`'s gunicorn settings; yield it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     argv = gunicorn_argv("127.0.0.1", port, workers, threads, "bare_app:application")
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     process = subprocess.Popen(
@@ -95,12 +91,7 @@ def bare_server(workers: int, threads: int) -> Iterator[Server]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                requests.get(f"{url}/noop", timeout=1)
-                break
-            except (requests.ConnectionError, requests.Timeout):
-                time.sleep(0.1)
+        wait_for(f"{url}/noop", process)
         yield Server(url, Path(__file__).parent, process.pid)
     finally:
         process.terminate()

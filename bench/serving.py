@@ -71,6 +71,25 @@ class Server:
         return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def free_port() -> int:
+    """Return a port free on the loopback now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
+    """Wait until `url` answers (30 s at most): a benchmark must not measure a server that is
+    not there."""
+    for _ in range(300):
+        try:
+            requests.get(url, timeout=1)
+            return
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy
+            time.sleep(0.1)
+    raise SystemExit(f"{process.args[0]} did not come up on {url} (exit {process.poll()})")
+
+
 @contextmanager
 def running_server(
     workers: int = 1,
@@ -81,9 +100,7 @@ def running_server(
     """Start `upare serve` (embedded, in a temp folder, gunicorn with `workers` processes of
     `threads` threads) and yield it. Only `env` sets UPARE_* settings (not `make bench`'s
     UPARE_KAFKA_BOOTSTRAP)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     with tempfile.TemporaryDirectory() as folder:
         upare = str(Path(sys.executable).with_name("upare"))
         command = [upare, "serve", "--port", str(port), "--workers", str(workers)]
@@ -97,14 +114,7 @@ def running_server(
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(300):
-                try:
-                    requests.get(f"{url}/openapi.json", timeout=1)
-                    break
-                except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy
-                    time.sleep(0.1)
-            else:  # a benchmark must not measure a server that is not there
-                raise SystemExit(f"upare serve did not come up on {url} (exit {process.poll()})")
+            wait_for(f"{url}/openapi.json", process)
             yield Server(url, Path(folder), process.pid)
         finally:
             process.terminate()
