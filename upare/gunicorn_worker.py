@@ -5,6 +5,7 @@ the envelope as `100004 Validation failed`, where gunicorn would send an HTML pa
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 
@@ -50,4 +51,37 @@ class EnvelopeWorker(Envelopes, SyncWorker):
 
 class EnvelopeThreadWorker(Envelopes, ThreadWorker):
     """A threaded worker (gthread) whose own refusals are envelopes: its threads serve
-    requests concurrently, so their commands commit together (commands/group_commit.py)."""
+    requests concurrently, so their commands commit together (commands/group_commit.py).
+
+    It accepts a new connection only while one of its threads is free, or once it has left
+    the listener for `ACCEPT_DEFERRAL` seconds. gunicorn's own worker accepts whenever its
+    poller wakes, and every worker's wakes on each connection: measured under wrk's 32
+    keep-alive connections, one of two workers took 24 to all 32 of them, and a worker's
+    GIL then bounded the whole server to one core. A busy worker now leaves new connections
+    to an idle one; the deferral bounds what it adds to a new connection's wait when every
+    worker is busy.
+    """
+
+    ACCEPT_DEFERRAL = 0.05
+
+    busy = 0  # connections submitted to the thread pool and not yet finished
+    busy_since = 0.0  # when the worker last left the listener because no thread was free
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        if enabled and self.busy >= self.cfg.threads:
+            now = time.monotonic()
+            if self._accepting:
+                self.busy_since, enabled = now, False
+            else:
+                enabled = now - self.busy_since >= self.ACCEPT_DEFERRAL
+        super().set_accept_enabled(enabled)
+
+    def enqueue_req(self, conn: Any) -> None:
+        self.busy += 1
+        super().enqueue_req(conn)
+        self.set_accept_enabled(self.nr_conns < self.worker_connections)
+
+    def finish_request(self, conn: Any, fs: Any) -> None:
+        self.busy -= 1
+        super().finish_request(conn, fs)
+        self.set_accept_enabled(self.nr_conns < self.worker_connections)
