@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from eventsourcing.application import AggregateNotFoundError
 
 from commands.application import Done, WriteApplication
-from commands.users import load_user
+from commands.users import check_user
 from domain.errors import UpareError
 from domain.friends import Friendship, check_pair, friendship_id
 
@@ -21,7 +21,7 @@ def _friendship(app: WriteApplication, uid: int, fid: int) -> Friendship | None:
     """Return the pair's friendship, standing or ended, after checking the pair: 100004 for
     oneself, 202001 when `fid` is no user (or was erased)."""
     check_pair(uid, fid)
-    load_user(app, fid)
+    check_user(app, fid)
     try:
         friendship: Friendship = app.repository.get(friendship_id(uid, fid))
     except AggregateNotFoundError:

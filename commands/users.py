@@ -11,6 +11,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
 
 from commands.application import Done, WriteApplication
 from commands.inbox import message
@@ -129,6 +130,19 @@ def find_account(app: WriteApplication, name: str) -> User | None:
         return None
     user: User = app.repository.get(owner)
     return None if user.erased else user
+
+
+ERASED = get_topic(User.Erased)
+
+
+def check_user(app: WriteApplication, uid: int) -> None:
+    """Refuse a uid that is no user, or was erased: 202001, as `load_user` does.
+
+    For a command that only names another user (friendmake): their stored events' topics
+    tell, so nothing is decoded, no personal data opened, no aggregate rebuilt."""
+    topics = [stored.topic for stored in app.recorder.select_events(user_id(uid))]
+    if not topics or ERASED in topics:
+        raise UpareError(202001)
 
 
 def load_user(app: WriteApplication, uid: int) -> User:

@@ -155,7 +155,7 @@ def test_a_database_failure_fails_every_save_of_its_batch(container, monkeypatch
     recorder = container.app.recorder
     if not isinstance(recorder, GroupCommitRecorder):
         pytest.skip("SQLite writes each save alone")
-    monkeypatch.setattr(recorder, "_notify_channel", lambda curs: curs.execute("SELECT 1/0"))
+    monkeypatch.setattr(recorder, "lock_and_notify", "SELECT 1/0")  # the batch's first statement
     todos = [todo(title=f"todo {n}") for n in range(3)]
 
     answers = record_all(container, [lambda one=one: container.app.record(one) for one in todos])
