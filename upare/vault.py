@@ -26,6 +26,7 @@ import binascii
 import json
 import os
 import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from uuid import UUID
 
@@ -158,7 +159,7 @@ class Vault:
     def __init__(self, keys: Keys, secret_key: str) -> None:
         self.keys = keys
         self._wrapper = AESGCM(derive(secret_key, "upare personal keys"))
-        self._cache: dict[str, Held] = {}
+        self._cache: OrderedDict[str, Held] = OrderedDict()  # popped from the front in O(1)
 
     def seal(self, owner: str, data: dict[str, Any]) -> str | None:
         """Return `data` encrypted with the owner's key (made now if they have none), or None
@@ -233,7 +234,7 @@ class Vault:
         except InvalidTag:
             raise ValueError(f"the key of {owner} does not open with UPARE_SECRET_KEY") from None
         if len(self._cache) >= CACHE_KEYS:
-            del self._cache[next(iter(self._cache))]  # the one cached first
+            self._cache.popitem(last=False)  # the one cached first
         held = self._cache[owner] = Held(AESGCM(key), bound, time.monotonic())
         return held
 
