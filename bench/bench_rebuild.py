@@ -56,7 +56,7 @@ def store_users(container: Container, count: int) -> None:
             )
             for uid in range(start, min(start + 1000, 10001 + count))
         ]
-        container.app.vault.provide([user.id for user in users])
+        container.app.vault.provide([str(user.id) for user in users])
         container.app.save(*users)
 
 

@@ -71,7 +71,7 @@ def store_accounts(container: Container, users: int) -> int:
                 Index(id=app.claim_id("email", f"{name}@example.com"), kind="email", owner=user.id),
                 message(uid, WELCOME.format(username=name)),
             ]
-        app.vault.provide([aggregate.id for aggregate in batch if isinstance(aggregate, User)])
+        app.vault.provide([str(aggregate.id) for aggregate in batch if isinstance(aggregate, User)])
         app.save(*batch)
         stored += len(batch)
     return stored

@@ -14,6 +14,7 @@ from eventsourcing.utils import get_topic
 from domain.users import claim_id
 from upare.personal import PersonalMapper
 from upare.settings import Settings
+from upare.transcoder import Transcoder
 from upare.vault import MemoryKeys, Vault, derive
 
 
@@ -50,6 +51,12 @@ class WriteApplication(Application[UUID]):
     def close(self) -> None:
         super().close()
         self.vault.close()
+
+    def construct_transcoder(self) -> Transcoder:
+        """eventsourcing's JSON format and transcodings, decoded by orjson (`upare.transcoder`)."""
+        transcoder = Transcoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def construct_mapper(self) -> Mapper[UUID]:
         return PersonalMapper(super().construct_mapper(), self.vault)

@@ -62,5 +62,5 @@ def erase_user(
         codes.forget(cache, settings, user.uid)
         user.erase()
         done = app.record(user, *releases)
-    app.vault.erase(user.id)
+    app.vault.erase(str(user.id))
     return done

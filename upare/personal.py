@@ -44,10 +44,11 @@ def sealed_by_originator(topic: str) -> bool:
     return PERSONAL in fields and PERSON not in fields
 
 
-def person(originator_id: UUID, state: dict[str, Any]) -> UUID:
-    """Return whose key seals an event's personal data: its `person`, else its originator."""
-    owner: UUID = state.get(PERSON) or originator_id
-    return owner
+def person(originator_id: str, state: dict[str, Any]) -> str:
+    """Return whose key seals an event's personal data, as text: its `person`, else its
+    originator (given as text)."""
+    owner = state.get(PERSON)
+    return str(owner) if owner else originator_id
 
 
 class PersonalMapper(Mapper[UUID]):
@@ -63,7 +64,7 @@ class PersonalMapper(Mapper[UUID]):
             return super().to_stored_event(domain_event)
         sealed = object.__new__(type(domain_event))
         personal = state[PERSONAL]
-        owner = person(domain_event.originator_id, state)
+        owner = person(str(domain_event.originator_id), state)
         object.__setattr__(
             sealed,
             "__dict__",
@@ -76,7 +77,7 @@ class PersonalMapper(Mapper[UUID]):
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         domain_event = super().to_domain_event(stored_event)  # upcast, as eventsourcing does
-        self.open(domain_event.originator_id, vars(domain_event))
+        self.open(str(domain_event.originator_id), vars(domain_event))
         return domain_event
 
     def read_state(
@@ -95,13 +96,14 @@ class PersonalMapper(Mapper[UUID]):
         if sealed:
             self.close(originator_id, state)
         else:
-            self.open(UUID(originator_id), state)
+            self.open(originator_id, state)
         return state
 
-    def open(self, originator_id: UUID, state: dict[str, Any]) -> None:
+    def open(self, originator_id: str, state: dict[str, Any]) -> None:
         """Replace a state's sealed personal data with its plain data (None once erased).
 
-        `originator_id`: the event's originator, whose key seals it unless it names a `person`.
+        `originator_id`: the event's originator as text, whose key seals it unless it names a
+        `person`.
         """
         if SEALED in state:
             sealed = state.pop(SEALED)
@@ -112,6 +114,5 @@ class PersonalMapper(Mapper[UUID]):
         """Replace a state's `sealed` with `personal` still sealed: the ciphertext while its
         person's key is held, None once they are erased (a copy that their erasure shreds)."""
         sealed = state.pop(SEALED)
-        owner = state.get(PERSON)
-        held = sealed is not None and self.vault.holds(str(owner) if owner else originator_id)
+        held = sealed is not None and self.vault.holds(person(originator_id, state))
         state[PERSONAL] = sealed if held else None

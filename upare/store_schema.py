@@ -122,7 +122,7 @@ def upgrade(app: WriteApplication, log: EventLog, report: Report) -> Upgraded:
                 erased.append(_id(notification))
         report(page[-1].id, 2 * head)
     for owner in erased:
-        app.vault.erase(owner)
+        app.vault.erase(str(owner))
     _rekey(app, old_claims, set(erased), done)
     for page in _pages(log, head):
         done.rows += _rewrite(app, log, page)

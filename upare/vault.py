@@ -13,21 +13,29 @@ before an erasure may read that person's data for that long (their `User.Erased`
 blanks them in the read models, so nothing shown depends on it). At most `CACHE_KEYS` are kept:
 a reader of a million people's events (an export, a rebuild) stays flat (a million keys would
 hold about 300 MB).
+
+Owners are aggregate ids as text, as the key table and the event log's readers hold them: a
+reader of many events converts nothing back and forth. A held key is kept as its cipher, with
+the owner's id as bytes (the data it seals is bound to), made once a person, not once an event.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
 import time
-from typing import TYPE_CHECKING, Any, Protocol
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from upare.transcoder import loads
 
 if TYPE_CHECKING:
     from projections.database import ReadDB
@@ -133,107 +141,113 @@ class MemoryKeys(dict[str, str]):
         """Nothing to close: the keys go with the process."""
 
 
+class Held(NamedTuple):
+    """A person's unwrapped key as the vault keeps it: its cipher, the owner's id as bytes
+    (bound to every ciphertext of theirs) and when it was unwrapped."""
+
+    cipher: AESGCM
+    owner: bytes
+    since: float
+
+
 class Vault:
-    """Seal and open personal data with its person's key; erase a person by their key."""
+    """Seal and open personal data with its person's key; erase a person by their key.
+
+    `owner` is always an aggregate id as text (`str(UUID)`).
+    """
 
     def __init__(self, keys: Keys, secret_key: str) -> None:
         self.keys = keys
         self._wrapper = AESGCM(derive(secret_key, "upare personal keys"))
-        self._cache: dict[str, tuple[bytes, float]] = {}
+        self._cache: OrderedDict[str, Held] = OrderedDict()  # popped from the front in O(1)
 
-    def seal(self, owner: UUID, data: dict[str, Any]) -> str | None:
+    def seal(self, owner: str, data: dict[str, Any]) -> str | None:
         """Return `data` encrypted with the owner's key (made now if they have none), or None
         when the owner was erased: nothing of theirs is stored readable again."""
-        key = self._key(owner) or self._new_key(owner)
-        if key is None:
+        held = self._held(owner) or self._new_key(owner)
+        if held is None:
             return None
         nonce = os.urandom(NONCE)
         plain = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
-        return _text(nonce + AESGCM(key).encrypt(nonce, plain, owner.bytes))
+        return _text(nonce + held.cipher.encrypt(nonce, plain, held.owner))
 
-    def open(self, owner: UUID, sealed: str) -> dict[str, Any] | None:
+    def open(self, owner: str, sealed: str) -> dict[str, Any] | None:
         """Return the data sealed for `owner`, or None when their key is gone (erased)."""
-        key = self._key(owner)
-        if key is None:
+        held = self._held(owner)
+        if held is None:
             return None
-        blob = base64.b64decode(sealed)
-        data: dict[str, Any] = json.loads(
-            AESGCM(key).decrypt(blob[:NONCE], blob[NONCE:], owner.bytes)
-        )
+        blob = binascii.a2b_base64(sealed)
+        plain = held.cipher.decrypt(blob[:NONCE], blob[NONCE:], held.owner)
+        data: dict[str, Any] = loads(plain)
         return data
 
     def holds(self, owner: str) -> bool:
         """Tell whether the owner's key is held (they have one and were not erased)."""
-        cached = self._cache.get(owner)
-        if cached is not None and time.monotonic() - cached[1] < CACHE_SECONDS:
-            return True
-        return self._key(UUID(owner)) is not None
+        return self._held(owner) is not None
 
     def preload(self, owners: set[str]) -> None:
         """Fetch the keys of these owners that are not cached, in one query: a reader of many
         events (a rebuild, an export) then asks the key table once a page, not once a person."""
-        now = time.monotonic()
-        missing = [
-            owner
-            for owner in sorted(owners)
-            if now - self._cache.get(owner, (b"", -CACHE_SECONDS))[1] >= CACHE_SECONDS
-        ]
+        since = time.monotonic() - CACHE_SECONDS
+        cache = self._cache
+        missing = [owner for owner in owners if owner not in cache or cache[owner].since <= since]
         if missing:
             for owner, wrapped in self.keys.get_many(missing).items():
                 if wrapped:  # not the tombstone of an erased person
-                    self._unwrap(UUID(owner), wrapped)
+                    self._unwrap(owner, wrapped)
 
-    def provide(self, owners: list[UUID]) -> None:
+    def provide(self, owners: list[str]) -> None:
         """Make keys for many new people in one transaction and cache them, so that sealing
         their first events asks the key table nothing (a bulk import, the benches' seeding:
         one key a transaction costs a round trip or three a person). Owners who have a key
         keep it; an erased owner stays erased."""
-        made = {str(owner): _text(self._wrap(owner, AESGCM.generate_key(256))) for owner in owners}
+        made = {owner: _text(self._wrap(owner, AESGCM.generate_key(256))) for owner in owners}
         self.keys.add_many(made)
         self.preload(set(made))
 
-    def erase(self, owner: UUID) -> None:
+    def erase(self, owner: str) -> None:
         """Delete the owner's key: what was sealed with it can never be opened again."""
-        self._cache.pop(str(owner), None)
-        self.keys.erase(str(owner))
+        self._cache.pop(owner, None)
+        self.keys.erase(owner)
 
     def close(self) -> None:
         self.keys.close()
 
-    def _key(self, owner: UUID) -> bytes | None:
-        name = str(owner)
-        cached = self._cache.get(name)
-        if cached is not None and time.monotonic() - cached[1] < CACHE_SECONDS:
-            return cached[0]
-        wrapped = self.keys.get(name)
+    def _held(self, owner: str) -> Held | None:
+        """Return the owner's key, from the cache while it is fresh, else from the key table
+        (None: they have none yet, or were erased)."""
+        held = self._cache.get(owner)
+        if held is not None and time.monotonic() - held.since < CACHE_SECONDS:
+            return held
+        wrapped = self.keys.get(owner)
         if not wrapped:  # none yet, or erased
-            self._cache.pop(name, None)
+            self._cache.pop(owner, None)
             return None
         return self._unwrap(owner, wrapped)
 
-    def _unwrap(self, owner: UUID, wrapped: str) -> bytes:
+    def _unwrap(self, owner: str, wrapped: str) -> Held:
         """Unwrap a stored key and cache it (at most `CACHE_KEYS`, the first cached out first)."""
-        name = str(owner)
-        blob = base64.b64decode(wrapped)
+        blob = binascii.a2b_base64(wrapped)
+        bound = UUID(owner).bytes
         try:
-            key = self._wrapper.decrypt(blob[:NONCE], blob[NONCE:], owner.bytes)
+            key = self._wrapper.decrypt(blob[:NONCE], blob[NONCE:], bound)
         except InvalidTag:
-            raise ValueError(f"the key of {name} does not open with UPARE_SECRET_KEY") from None
+            raise ValueError(f"the key of {owner} does not open with UPARE_SECRET_KEY") from None
         if len(self._cache) >= CACHE_KEYS:
-            del self._cache[next(iter(self._cache))]  # the one cached first
-        self._cache[name] = (key, time.monotonic())
-        return key
+            self._cache.popitem(last=False)  # the one cached first
+        held = self._cache[owner] = Held(AESGCM(key), bound, time.monotonic())
+        return held
 
-    def _new_key(self, owner: UUID) -> bytes | None:
+    def _new_key(self, owner: str) -> Held | None:
         """Store a new key for the owner; return the one stored (another process may have
         added one first), None when the owner was erased."""
-        self.keys.add(str(owner), _text(self._wrap(owner, AESGCM.generate_key(256))))
-        return self._key(owner)
+        self.keys.add(owner, _text(self._wrap(owner, AESGCM.generate_key(256))))
+        return self._held(owner)
 
-    def _wrap(self, owner: UUID, key: bytes) -> bytes:
+    def _wrap(self, owner: str, key: bytes) -> bytes:
         """Return a key encrypted by the secret key's wrapping key, bound to its owner."""
         nonce = os.urandom(NONCE)
-        return nonce + self._wrapper.encrypt(nonce, key, owner.bytes)
+        return nonce + self._wrapper.encrypt(nonce, key, UUID(owner).bytes)
 
 
 def _text(blob: bytes) -> str:

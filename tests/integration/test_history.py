@@ -175,7 +175,7 @@ def test_export_to_jsonl_reads_back_with_duckdb_and_pandas(container, cli, tmp_p
     ]
     sealed = rows[2][2]  # personal data stays sealed in a file: the store's ciphertext
     assert "Alice" not in out.read_text()
-    assert container.app.vault.open(user_id(10001), sealed) == {"nickname": "Alice"}
+    assert container.app.vault.open(str(user_id(10001)), sealed) == {"nickname": "Alice"}
     frame = pd.read_json(out, lines=True)
     assert list(frame.columns) == [
         "position",
@@ -213,7 +213,7 @@ def test_export_to_parquet_has_typed_columns(container, cli, tmp_path):
         f" FROM '{out}/*.parquet'"
     ).fetchall()
     assert [(position, version, recent) for position, version, _, recent in rows] == [(3, 2, True)]
-    assert container.app.vault.open(user_id(10002), rows[0][2]) == {"nickname": "Bob"}
+    assert container.app.vault.open(str(user_id(10002)), rows[0][2]) == {"nickname": "Bob"}
     frame = pd.read_parquet(out)
     assert str(frame["timestamp"].dtype).startswith("datetime64[us, UTC]")
     assert json.loads(frame["data"][0]) == {"personal": rows[0][2]}
@@ -368,7 +368,7 @@ def test_an_export_after_an_erasure_shows_the_persons_events_redacted(
         data["personal"] for _, owner, data in read(old) if owner == hers and "personal" in data
     ]  # the export made before her erasure: her ciphertext, whose key is gone
     assert sealed and all(value is not None for value in sealed)
-    assert [container.app.vault.open(user_id(uid), value) for value in sealed] == [None] * len(
+    assert [container.app.vault.open(str(user_id(uid)), value) for value in sealed] == [None] * len(
         sealed
     )
 

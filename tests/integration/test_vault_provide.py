@@ -10,7 +10,7 @@ from upare.store import build_vault
 
 def test_provided_keys_seal_and_open_in_another_process_and_keep_what_was_there(settings):
     made = build_vault(settings)
-    had, erased, new = uuid4(), uuid4(), uuid4()
+    had, erased, new = str(uuid4()), str(uuid4()), str(uuid4())
     before = made.seal(had, {"email": "had@x.io"})
     made.seal(erased, {"email": "gone@x.io"})
     made.erase(erased)
@@ -23,6 +23,6 @@ def test_provided_keys_seal_and_open_in_another_process_and_keep_what_was_there(
     other = build_vault(settings, create=False)  # keys read from the table, not the cache
     assert other.open(new, sealed) == {"email": "new@x.io"}
     assert before is not None and other.open(had, before) == {"email": "had@x.io"}
-    assert not other.holds(str(erased))
+    assert not other.holds(erased)
     made.close()
     other.close()

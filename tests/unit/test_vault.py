@@ -22,7 +22,7 @@ def test_the_vault_keeps_the_latest_keys_only_and_fetches_a_forgotten_one_again(
     monkeypatch.setattr(vault, "CACHE_KEYS", 2)
     keys = CountedKeys()
     people = Vault(keys, "secret")
-    owners = [uuid4() for _ in range(3)]
+    owners = [str(uuid4()) for _ in range(3)]
     sealed = [people.seal(owner, {"email": f"{owner}@x.io"}) for owner in owners]
 
     fetched = keys.fetched
