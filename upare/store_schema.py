@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic, resolve_topic
 
 from commands.application import WriteApplication
@@ -36,7 +36,7 @@ from commands.users import claim
 from domain.errors import UpareError
 from domain.users import Index, User
 from projections.database import ReadDB
-from projections.events import EventLog
+from projections.events import EventLog, Stored
 from upare.vault import TableKeys
 
 TABLE = "store_schema"
@@ -133,7 +133,7 @@ def upgrade(app: WriteApplication, log: EventLog, report: Report) -> Upgraded:
     return done
 
 
-def _pages(log: EventLog, head: int) -> Iterator[list[Notification]]:
+def _pages(log: EventLog, head: int) -> Iterator[list[Stored]]:
     after = 0
     while after < head:
         page = log.notifications(after, PAGE, stop=head)
@@ -143,11 +143,11 @@ def _pages(log: EventLog, head: int) -> Iterator[list[Notification]]:
         after = page[-1].id
 
 
-def _id(notification: Notification) -> UUID:
+def _id(notification: Stored) -> UUID:
     return UUID(str(notification.originator_id))
 
 
-def _state(log: EventLog, notification: Notification) -> dict[str, Any]:
+def _state(log: EventLog, notification: Stored) -> dict[str, Any]:
     state: dict[str, Any] = log.mapper.transcoder.decode(log.plain_state(notification))
     return state
 
@@ -180,7 +180,7 @@ def _rekey(
             app.save(*changed)
 
 
-def _rewrite(app: WriteApplication, log: EventLog, page: list[Notification]) -> int:
+def _rewrite(app: WriteApplication, log: EventLog, page: list[Stored]) -> int:
     """Rewrite the page's rows of older class versions in place; return how many."""
     rows = []
     for notification in page:

@@ -192,9 +192,16 @@ class Vault:
         cache = self._cache
         missing = [owner for owner in owners if owner not in cache or cache[owner].since <= since]
         if missing:
-            for owner, wrapped in self.keys.get_many(missing).items():
-                if wrapped:  # not the tombstone of an erased person
-                    self._unwrap(owner, wrapped)
+            self.offer(self.keys.get_many(missing))
+
+    def offer(self, wrapped: dict[str, str]) -> None:
+        """Hold these owners' keys, as read from the key table (by `preload`, or beside their
+        events: `EventLog.page`), unless a fresh one is held; a tombstone holds nothing."""
+        since = time.monotonic() - CACHE_SECONDS
+        cache = self._cache
+        for owner, key in wrapped.items():
+            if key and (owner not in cache or cache[owner].since <= since):
+                self._unwrap(owner, key)
 
     def provide(self, owners: list[str]) -> None:
         """Make keys for many new people in one transaction and cache them, so that sealing

@@ -15,11 +15,10 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from eventsourcing.persistence import Notification
 from kafka.errors import KafkaError
 
 from projections.database import ReadDB
-from projections.events import EventLog
+from projections.events import EventLog, Stored
 from upare.outages import RideOut
 from workers import kafka
 from workers.store_waker import StoreWaker
@@ -106,7 +105,7 @@ class Relay:
         self.position = page[-1].id
         return len(page)
 
-    def _send(self, producer: Any, page: Sequence[Notification]) -> dict[int, int]:
+    def _send(self, producer: Any, page: Sequence[Stored]) -> dict[int, int]:
         topic = self.config.topic
         futures = []
         for notification in page:
