@@ -57,8 +57,8 @@ class StoreFeed:
         """In one transaction, apply one projection its next batch (see `with_retries`)."""
         bound = min((watermark(self.db, name) for name in cls.after), default=None)
         with self.db.transaction() as tx:
-            projection = cls(catalog.lock_live(tx, cls.name))
-            start = catalog.position(tx, projection)
+            generation, start = catalog.lock_live_position(tx, cls.name)
+            projection = cls(generation)
             if bound is not None and bound <= start:
                 return 0  # what it reads has not passed its next event yet
             records = self._read(start, bound)
