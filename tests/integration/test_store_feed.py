@@ -1,6 +1,6 @@
 """The embedded store feed on SQLite and on PostgreSQL: the projections of one pass share one
-read of the log, a projection ahead of another takes its events from the same read, and each
-projection is locked and its position read in one statement."""
+read of the log (an empty one too), a projection ahead of another takes its events from the
+same read, and each projection is locked and its position read in one statement."""
 
 from __future__ import annotations
 
@@ -49,6 +49,9 @@ def test_projections_at_one_position_read_the_log_once_a_pass(container):
     uid = store(container, "ada", 3)
     counted.reads = 0
     assert feed.run_once() > 0
+    assert counted.reads == 1
+    counted.reads = 0
+    assert feed.run_once() == 0  # all at the head: one read finds nothing for them all
     assert counted.reads == 1
     head = container.log.head()
     assert all(watermark(container.db, cls.name) == head for cls in container.projections)
