@@ -2,13 +2,13 @@
 
 The caller is the one api/callers.py resolved; its identity key (the SHA-256 of its secret)
 names its last write in the cache (upare/sessions.py `last_write_key`). After a successful
-command the middleware remembers the command's `position` for that caller; before a query (a
-resource that declares the projections it `reads`) it waits, at most 5 s, until those
-projections pass the larger of that position (`Caller.last_write`, read with the session or
-token in the same round trip) and the query's `min_position`. A query that could not catch
-up still answers, with `X-Stale: true`; so does one asking for a position the store has not
-reached (no response ever gave it). A cache that fails degrades read-your-writes (logged); it
-never fails a request.
+command the middleware raises the caller's remembered position to the command's `position` (one
+atomic cache operation, so it never goes down); before a query (a resource that declares the
+projections it `reads`) it waits, at most 5 s, until those projections pass the larger of that
+position (`Caller.last_write`, read with the session or token in the same round trip) and the
+query's `min_position`. A query that could not catch up still answers, with `X-Stale: true`; so
+does one asking for a position the store has not reached (no response ever gave it). A cache
+that fails degrades read-your-writes (logged); it never fails a request.
 """
 
 from __future__ import annotations
@@ -44,15 +44,6 @@ class ReadYourWrites:
         self.log = container.log
         self.wakeup = container.db.wakeup()
 
-    def remembered(self, key: str | None) -> int:
-        """Return the last position this caller wrote (0 when unknown or unreadable)."""
-        try:
-            value = self.cache.get(key) if key else None
-        except CACHE_FAILURES as ex:
-            log.warning("cannot read the caller's last write; not waiting for it: %r", ex)
-            return 0
-        return int(value) if value else 0
-
     def catch_up(self, req: falcon.Request, resp: falcon.Response, names: list[str]) -> None:
         """Wait for these projections to pass the caller's writes and `min_position`."""
         wanted = max(req.context.params["min_position"] or 0, req.context.caller.last_write)
@@ -80,8 +71,7 @@ class ReadYourWrites:
         key = caller_key(req)
         if not (succeeded and key and position):
             return
-        try:
-            if position > self.remembered(key):
-                self.cache.set(key, str(position).encode(), REMEMBER_SECONDS)
+        try:  # atomic: a concurrent earlier write of this caller never lowers it
+            self.cache.raise_to(key, position, REMEMBER_SECONDS)
         except CACHE_FAILURES as ex:
             log.warning("cannot remember the caller's write at %s: %r", position, ex)

@@ -113,6 +113,21 @@ def lock_live(tx: Transaction, name: str) -> int:
     return int(row[0])
 
 
+def lock_live_position(tx: Transaction, name: str, feed: int = STORE_FEED) -> tuple[int, int]:
+    """Lock a projection as `lock_live` does; return its live generation and the last position
+    that generation applied from one feed (0 before any), read in the same statement."""
+    lock = f"{tx.for_update} OF s" if tx.for_update else ""  # the state row, not the join's
+    row = tx.fetchone(
+        "SELECT s.generation, p.position FROM projection_state s"
+        " LEFT JOIN projection_positions p ON p.projection = s.name"
+        f" AND p.generation = s.generation AND p.feed = ? WHERE s.name = ?{lock}",
+        (feed, name),
+    )
+    if row is None:
+        raise LookupError(f"projection {name!r} is not installed (run `upare db init`)")
+    return int(row[0]), 0 if row[1] is None else int(row[1])
+
+
 def install(db: ReadDB, projection_classes: list[type[Projection]], head: int) -> None:
     """Create the bookkeeping tables and a first live generation of every new projection.
 

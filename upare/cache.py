@@ -1,10 +1,11 @@
-"""The short-lived key-value cache (sessions, captchas, code timers, counters): Redis or a
-SQLite file, with the same atomic operations on both.
+"""The short-lived key-value cache (sessions, captchas, code timers, counters): Redis or a SQLite
+file, with the same atomic operations on both.
 
-Every key has a time to live. `add` (set if absent), `take` (read and delete at once) and
-`incr` (count, the first increment starting the key's life) are atomic, so two requests racing
-for one captcha or one resend timer cannot both win. `join`/`members` keep a set of members
-under a key (a user's sessions), each member with its own time to live.
+Every key has a time to live. `add` (set if absent), `take` (read and delete at once),
+`incr` (count, the first increment starting the key's life) and `raise_to` (keep the larger of
+a stored number and a new one) are atomic, so two requests racing for one captcha or one resend
+timer cannot both win, nor can a caller's earlier write lower its later one. `join`/`members`
+keep a set of members under a key (a user's sessions), each member with its own time to live.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Cache(Protocol):
     def add(self, key: str, value: bytes, ttl_seconds: float) -> bool: ...
     def take(self, key: str) -> bytes | None: ...
     def incr(self, key: str, ttl_seconds: float) -> int: ...
+    def raise_to(self, key: str, number: int, ttl_seconds: float) -> None: ...
     def ttl(self, key: str) -> float | None: ...
     def delete(self, *keys: str) -> None: ...
     def forget(self, *keys: str) -> None: ...
@@ -36,6 +38,18 @@ class Cache(Protocol):
 
 def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
+
+
+# KEYS[1]: the number's key; ARGV: the new number, the time to live in ms. The stored number
+# stays when it is larger; either way the key lives on for the time to live.
+RAISE_TO = """
+local stored = tonumber(redis.call('GET', KEYS[1]))
+if stored and stored >= tonumber(ARGV[1]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+"""
 
 
 class RedisCache:
@@ -51,6 +65,7 @@ class RedisCache:
         self.url = url
         self.prefix = prefix
         self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._raise_to = self.client.register_script(RAISE_TO)
 
     def get(self, key: str) -> bytes | None:
         return self.client.get(self.prefix + key)  # type: ignore[return-value]
@@ -75,6 +90,10 @@ class RedisCache:
         pipe.pexpire(key, _ms(ttl_seconds), nx=True)
         count, _ = pipe.execute()
         return int(count)
+
+    def raise_to(self, key: str, number: int, ttl_seconds: float) -> None:
+        """Store `number` unless a larger one is stored, in one round trip (a script)."""
+        self._raise_to(keys=[self.prefix + key], args=[number, _ms(ttl_seconds)])
 
     def ttl(self, key: str) -> float | None:
         left = int(self.client.pttl(self.prefix + key))  # type: ignore[arg-type]
@@ -196,6 +215,12 @@ class SqliteCache:
             expires = time.time() + ttl_seconds if found is None else found[1]
             self._put(connection, key, str(count).encode(), expires)
             return count
+
+    def raise_to(self, key: str, number: int, ttl_seconds: float) -> None:
+        with self._write() as connection:
+            found = self._live(connection, key)
+            kept = number if found is None else max(number, int(found[0]))
+            self._put(connection, key, str(kept).encode(), time.time() + ttl_seconds)
 
     def ttl(self, key: str) -> float | None:
         found = self._live(self._connection(), key)

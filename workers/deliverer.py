@@ -7,13 +7,13 @@ For one message at a time:
    `BEGIN IMMEDIATE` serialises them.
 2. **send** it through the sender of its channel (`Channels`: the mailer for mail and SMS,
    the command bus for inbox messages), outside any transaction.
-3. **record**, in a second transaction: `sent` with the time; after a failure `pending` again,
-   due `backoff * 2**(attempts - 1)` seconds later, or `failed` once `attempts` are spent,
-   with the error. The policy is the one of the projection that queued the row (its key
-   starts with the projection's name; the new friends' notices have UPARE_NOTIFY_*), else
-   the deliverer's own (UPARE_DELIVERY_*). The update matches only its own claim (still
-   `sending`, same attempt), so a deliverer whose lease ran out cannot overwrite a later
-   attempt's outcome.
+3. **record**, in the transaction that claims the next message (or finds none): `sent` with
+   the time; after a failure `pending` again, due `backoff * 2**(attempts - 1)` seconds
+   later, or `failed` once `attempts` are spent, with the error. The policy is the one of
+   the projection that queued the row (its key starts with the projection's name; the new
+   friends' notices have UPARE_NOTIFY_*), else the deliverer's own (UPARE_DELIVERY_*). The
+   update matches only its own claim (still `sending`, same attempt), so a deliverer whose
+   lease ran out cannot overwrite a later attempt's outcome.
 
 A deliverer killed between 2 and the commit of 3 leaves the row `sending`; when the lease runs
 out another (or the restarted) deliverer sends it again. SMTP cannot tell whether it has a mail
@@ -198,15 +198,19 @@ class Deliverer:
         return outcome
 
     def run_once(self) -> int:
-        """Deliver up to BATCH due messages, one claim, send and record each; return how many."""
+        """Deliver up to BATCH due messages; return how many were tried.
+
+        A message's outcome is recorded in the transaction that claims the next one (one
+        transaction a message, not two): if it fails, neither happened, and the outcome is
+        kept to be recorded first next time.
+        """
         tried = 0
         while tried < BATCH:
-            if self.unrecorded is not None:
-                with self.db.transaction() as tx:
-                    record(tx, self.unrecorded, self.policy_of(self.unrecorded.key))
-                self.unrecorded = None
             with self.db.transaction() as tx:
+                if self.unrecorded is not None:
+                    record(tx, self.unrecorded, self.policy_of(self.unrecorded.key))
                 delivery = claim(tx, self.policy.lease)
+            self.unrecorded = None  # committed with the claim: both happened, or neither
             if delivery is None:
                 break
             self.unrecorded = self.send(delivery)

@@ -19,6 +19,13 @@ log = logging.getLogger(__name__)
 BATCH = 1000
 
 
+def covers(page: tuple[int, list[EventRecord]], after: int) -> bool:
+    """Tell whether a page (its start, the events read after it) holds every event the log
+    would answer after position `after`."""
+    start, events = page
+    return start <= after < events[-1].position if events else after == start
+
+
 class StoreFeed:
     """Feed every live projection the store's events, a batch per read-model transaction.
 
@@ -40,14 +47,14 @@ class StoreFeed:
         self.projection_classes = projection_classes
         self.retry = retry or Retry()
         self.prepared = False
-        self.page: tuple[int, list[EventRecord]] = (0, [])  # this pass's read: after, events
+        self.page: tuple[int, list[EventRecord]] | None = None  # this pass's read: after, events
 
     def run_once(self, stop: threading.Event | None = None) -> int:
         """Apply the next batch of events to each projection; return how many were read."""
         if not self.prepared:
             lifecycle.prepare(self.log, self.db, self.projection_classes, self.retry, stop)
             self.prepared = True
-        self.page = (0, [])  # a new pass reads the log again
+        self.page = None  # a new pass reads the log again
         return sum(
             with_retries(partial(self._feed, cls), self.retry, stop)
             for cls in self.projection_classes
@@ -57,8 +64,8 @@ class StoreFeed:
         """In one transaction, apply one projection its next batch (see `with_retries`)."""
         bound = min((watermark(self.db, name) for name in cls.after), default=None)
         with self.db.transaction() as tx:
-            projection = cls(catalog.lock_live(tx, cls.name))
-            start = catalog.position(tx, projection)
+            generation, start = catalog.lock_live_position(tx, cls.name)
+            projection = cls(generation)
             if bound is not None and bound <= start:
                 return 0  # what it reads has not passed its next event yet
             records = self._read(start, bound)
@@ -74,10 +81,12 @@ class StoreFeed:
         read already when it holds the events right after `after`, else from the log.
 
         The page is every event after its own start up to its last, so its events after
-        `after` are those the log would answer (a projection at its last reads the log)."""
-        page_after, page = self.page
-        if page and page_after <= after < page[-1].position:
-            records = [record for record in page if record.position > after]
+        `after` are those the log would answer (a projection at its last reads the log). An
+        empty page answers a projection at its start: the log had nothing after it this pass
+        (an event stored since wakes the next pass)."""
+        page = self.page
+        if page is not None and covers(page, after):
+            records = [record for record in page[1] if record.position > after]
         else:
             records = self.log.read(after, BATCH)
             self.page = (after, records)

@@ -126,3 +126,20 @@ def test_counting_two_limits_at_once_keeps_each_in_its_own_window(cache):
     assert limits.wait((loose, token)) is None
     assert limits.wait((loose, token)) is None
     assert limits.wait((loose, token)) is not None
+
+
+def test_raise_to_keeps_the_larger_number_and_renews_the_keys_life(cache):
+    key = f"test:{uuid.uuid4().hex}"
+    cache.raise_to(key, 7, ttl_seconds=60)
+    cache.raise_to(key, 3, ttl_seconds=1)  # an earlier write answered late: 7 stays
+    assert cache.get(key) == b"7"
+    assert cache.ttl(key) <= 1
+    cache.raise_to(key, 12, ttl_seconds=60)
+    assert cache.get(key) == b"12"
+
+
+def test_racing_raises_leave_the_largest_number(cache):
+    key = f"test:{uuid.uuid4().hex}"
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda number: cache.raise_to(key, number, 60), range(200, 0, -1)))
+    assert cache.get(key) == b"200"

@@ -21,6 +21,7 @@ from tests.integration.fleet import ROOT, Fleet
 from tests.integration.smtp import Inbox, SmtpServer
 from upare.bootstrap import bootstrap
 from upare.settings import Settings
+from workers import deliverer as deliverer_module
 from workers.deliverer import Deliverer, Policy
 from workers.mailer import Mailer, message_id
 
@@ -244,3 +245,59 @@ def test_a_message_that_failed_at_once_is_retried_by_the_deliverer(container):
     sent = outbox.status(container.db, "test:later:1:mail")
     assert sent is not None and (sent.status, sent.attempts) == ("sent", 2)
     assert len(server.inbox.mails) == 1
+
+
+class Handed:
+    """A sender that keeps the keys it was handed, in order."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+
+    def send(self, key: str, message: outbox.Message) -> None:
+        self.keys.append(key)
+
+
+def counting_transactions(container, monkeypatch) -> list[int]:
+    opened = [0]
+    transaction = container.db.transaction
+
+    def counted(*args, **kwargs):
+        opened[0] += 1
+        return transaction(*args, **kwargs)
+
+    monkeypatch.setattr(container.db, "transaction", counted)
+    return opened
+
+
+def test_each_outcome_commits_with_the_next_claim_one_transaction_a_message(container, monkeypatch):
+    keys = queue_mails(container, 3)
+    sender = Handed()
+    opened = counting_transactions(container, monkeypatch)
+    assert Deliverer(container.db, sender, Policy()).run_once() == 3
+    assert opened == [4]  # three claims, each recording the one before; the last finds none
+    assert statuses(container, keys) == ["sent"] * 3
+    assert sender.keys == keys
+
+
+def test_an_outcome_whose_transaction_failed_is_recorded_first_and_never_resent(
+    container, monkeypatch
+):
+    keys = queue_mails(container, 3)
+    sender = Handed()
+    deliverer = Deliverer(container.db, sender, Policy())
+    claim, claims = deliverer_module.claim, [0]
+
+    def failing_second(tx, lease, key=None):
+        claims[0] += 1
+        if claims[0] == 2:  # the transaction recording the first message's outcome fails
+            raise OSError("the database went away")
+        return claim(tx, lease, key)
+
+    monkeypatch.setattr(deliverer_module, "claim", failing_second)
+    with pytest.raises(OSError):
+        deliverer.run_once()
+    assert statuses(container, keys) == ["sending", "pending", "pending"]  # rolled back
+    assert deliverer.run_once() == 2
+
+    assert statuses(container, keys) == ["sent"] * 3
+    assert sender.keys == keys  # each handed over once
