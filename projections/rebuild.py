@@ -36,8 +36,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 
@@ -122,7 +123,13 @@ def rebuild(
             projection = cls(max(live, kept.generation if kept else 0) + 1, replay=True)
             catalog.drop_generation(tx, projection)  # what an interrupted rebuild left behind
             catalog.create_tables(tx, projection)
+            unindexed = [
+                definition
+                for table in projection.tables
+                for definition in tx.drop_indexes(projection.table(table))
+            ]
         copier = _Copier(log, db, projection, report, retry or Retry())
+        copier.unindexed = unindexed  # built when a page needs them, or after the load
         if not built:  # nothing live to honour: today's history is replayed without effects
             copier.handled = log.head()
         copier.in_order = True  # a fresh generation, read from the log's start
@@ -211,6 +218,8 @@ class _Copier:
         self.in_order = False  # every event so far applied once, in order, none parked
         self.head = 0  # the store's last position when last asked (`_report`)
         self.analyzed = PAGE // 2  # the events loaded when the tables were last analyzed
+        self.unindexed: list[str] = []  # statements building the indexes the load waits for
+        self.indexing = False  # the load's transaction now open builds them (`_index`)
 
     def _page(self, start: int, stop: int | None = None) -> list[EventRecord]:
         return self.log.read(start, PAGE, stop)
@@ -241,15 +250,50 @@ class _Copier:
             self.report(self.position, max(self.head, self.position))
 
     def load(self) -> None:
-        """Catch up in bulk (`Projection.bulk`), then derive what the projection derives."""
+        """Catch up in bulk (`Projection.bulk`), then build the indexes still waiting and
+        derive what the projection derives."""
         self.projection.bulk = True
         try:
             self.catch_up()
         finally:
             self.projection.bulk = False
+        with self._transaction() as tx:
+            self._index(tx)
+            self.projection.derive(tx)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Transaction]:
+        """Open a transaction of the load, committed lazily: the generation is read by nobody
+        until the switch, whose commit is durable, and makes these so. Once it commits, the
+        indexes it built (`_index`) wait no longer."""
+        self.indexing = False
         with self.db.transaction() as tx:
             tx.commit_lazily()
-            self.projection.derive(tx)
+            yield tx
+        if self.indexing:
+            self.unindexed = []
+
+    def _index(self, tx: Transaction) -> None:
+        """Build the indexes of the generation that wait (`Transaction.drop_indexes`).
+
+        A fresh generation loads with its primary keys only: what the load sends while it
+        takes pages in order is COPY, which no other index serves, and PostgreSQL builds an
+        index from a loaded table in one sort, several times cheaper than keeping it row by
+        row (the users' profiles: 4.6 s for 100,000 rows with their three indexes, 0.65 s
+        without and about 1.0 s to build them after). The first page that sends anything
+        else (a read, an UPDATE or DELETE, an upsert, statement by statement) builds them
+        first, in its own transaction; the load's end builds them if none did. Unique
+        indexes are kept through the load; one that fails to build fails the rebuild.
+        """
+        for definition in self.unindexed:
+            try:
+                tx.execute(definition)
+            except Exception as ex:
+                raise RebuildError(
+                    f"generation {self.projection.generation} of {self.projection.name!r}"
+                    f" could not build its index ({definition}): {ex}; it is not switched live"
+                ) from ex
+        self.indexing = bool(self.unindexed)
 
     def catch_up(self) -> None:
         """Apply what is stored, a page per transaction, until a page comes back short.
@@ -298,21 +342,22 @@ class _Copier:
         return watermark(self.db, self.projection.name)
 
     def _commit(self, page: list[EventRecord], careful: int | None) -> None:
-        """Apply a page of the load in one transaction, committed lazily: the generation is
-        read by nobody until the switch, whose commit is durable, and makes these so."""
+        """Apply a page of the load in one transaction (`_transaction`); the generation's
+        waiting indexes are built before anything but a COPY goes (`_index`)."""
         if careful is None:
             try:  # the fast way: each handler statement's rows sent together
-                with self.db.transaction() as tx:
-                    tx.commit_lazily()
-                    batched = Batched(tx, copy=True)  # the new generation is the rebuild's own
+                with self._transaction() as tx:
+                    batched = Batched(  # the new generation is the rebuild's own
+                        tx, copy=True, before_more=partial(self._index, tx)
+                    )
                     self._apply(batched, page, None, None)  # type: ignore[arg-type]
                     batched.flush()
                 return
             except Exception as ex:  # a row failed somewhere: again, one statement at a time
                 logger.warning("a batched page failed (%r); applying it statement by statement", ex)
         self.in_order = False  # from now on an event may be parked: look before applying
-        with self.db.transaction() as tx:
-            tx.commit_lazily()
+        with self._transaction() as tx:
+            self._index(tx)
             self._apply(tx, page, None, careful)
 
     def switch(

@@ -43,6 +43,38 @@ def test_statements_keep_their_order_around_reads_and_other_statements(db):
     assert rows(db) == [(1, "a"), (2, "B"), (3, "C"), (4, "D")]
 
 
+@pytest.mark.parametrize(
+    "more",
+    [
+        lambda batched: batched.fetchone("SELECT count(*) FROM t"),
+        lambda batched: batched.execute("UPDATE t SET v = ? WHERE k = ?", ("A", 1)),
+        lambda batched: batched.execute(
+            "INSERT INTO t (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+            (1, "A"),
+        ),
+    ],
+    ids=["read", "update", "upsert"],
+)
+def test_before_more_runs_once_after_the_inserts_that_copy_before_anything_else(db, more):
+    """What COPY sends does not call it; the first other statement or read does, once, with
+    the inserts before it sent already."""
+    seen: list[list[tuple]] = []
+    with db.transaction() as tx:
+        batched = Batched(
+            tx, copy=True, before_more=lambda: seen.append(tx.fetchall("SELECT k, v FROM t"))
+        )
+        for k in (1, 2):
+            batched.execute("INSERT INTO t (k, v) VALUES (?, ?)", (k, str(k)))
+        batched.execute("INSERT INTO t (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING", (3, "3"))
+        batched.flush()
+        assert seen == []
+        more(batched)
+        batched.flush()
+        more(batched)  # again: no second call
+        batched.flush()
+    assert seen == [[(1, "1"), (2, "2"), (3, "3")]]
+
+
 def test_a_failing_row_fails_when_its_run_is_sent(db):
     with pytest.raises(Exception), db.transaction() as tx:  # noqa: B017 (the driver's own error)
         batched = Batched(tx)

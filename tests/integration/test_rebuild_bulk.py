@@ -71,6 +71,33 @@ def test_a_rebuild_in_small_pages_equals_the_live_generation_row_for_row(
         )
 
 
+def tracked(container, cls, generation: int) -> list[tuple[str, int]]:
+    return sorted(
+        (str(row[0]), int(row[1]))
+        for row in container.db.fetchall(
+            "SELECT originator_id, version FROM projection_tracking"
+            " WHERE projection = ? AND generation = ?",
+            (cls.name, generation),
+        )
+    )
+
+
+def test_a_rebuild_tracks_each_aggregate_at_its_last_version_as_the_feeds_did(
+    container, monkeypatch
+):
+    """Aggregates made in one page and changed in later ones: their first page inserts their
+    tracking record, the later pages update it, none is recorded twice or left behind."""
+    history(container)
+    project(container)
+    before = tracked(container, FriendsProjection, 1)
+    monkeypatch.setattr(rebuilding, "PAGE", 5)
+
+    rebuild(container.log, container.db, FriendsProjection)
+
+    assert tracked(container, FriendsProjection, 2) == before
+    assert any(version > 1 for _, version in before)  # some were changed after their making
+
+
 class Halves(Projection):
     """A projection whose INSERTs skip conflicts: two users share each row (uid // 2)."""
 
