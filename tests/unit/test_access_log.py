@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -12,13 +13,29 @@ from gunicorn.config import Config
 from upare.access_log import FORMAT, AccessLogger
 
 
+class Lines(logging.Handler):
+    """Keep the messages logged."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 def line(logger_class: type[glogging.Logger], resp: SimpleNamespace, environ: dict) -> str:
+    """Return the line a logger of this class writes for a request."""
     config = Config()
+    config.set("accesslog", "-")
     config.set("access_log_format", FORMAT)
     logger = logger_class(config)
-    req = SimpleNamespace(headers=[("HOST", "localhost"), ("USER-AGENT", environ.get("ua", ""))])
-    atoms = logger.atoms(resp, req, environ, timedelta(seconds=1, microseconds=234567))
-    return FORMAT % glogging.SafeAtoms(atoms)
+    lines = Lines()
+    logger.access_log.handlers = [lines]
+    req = SimpleNamespace(headers=[("HOST", "localhost"), ("USER-AGENT", "x")])
+    logger.access(resp, req, environ, timedelta(seconds=1, microseconds=234567))
+    (logged,) = lines.messages
+    return logged
 
 
 ENVIRON = {
