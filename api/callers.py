@@ -30,7 +30,6 @@ from typing import Any
 
 import falcon
 
-from api.middleware import responds
 from domain.errors import UpareError
 from domain.keys import digest
 from upare import sessions
@@ -193,6 +192,6 @@ class Callers:
         self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
     ) -> None:
         need = getattr(resource, "caller", None)
-        if need is not None and responds(req, resource):
+        if need is not None and req.context.responds:
             req.context.caller = self.caller(req, need)
             need.check(req.context.caller)

@@ -18,7 +18,6 @@ from typing import Any
 
 import falcon
 
-from api.middleware import responds
 from queries.freshness import MAX_WAIT_SECONDS, wait_for
 from upare.bootstrap import Container
 from upare.sessions import CACHE_FAILURES, last_write_key
@@ -61,7 +60,7 @@ class ReadYourWrites:
         self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
     ) -> None:
         names = list(getattr(resource, "reads", ()))
-        if names and responds(req, resource):
+        if names and req.context.responds:
             self.catch_up(req, resp, names)
 
     def process_response(

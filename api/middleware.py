@@ -17,11 +17,6 @@ PREFIX = re.compile(r"^/apis(?=/|$)", re.IGNORECASE)
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
-def responds(req: falcon.Request, resource: Any) -> bool:
-    """Tell whether the resource has a responder for the request's method (else: 405)."""
-    return hasattr(resource, "on_" + req.method.lower())
-
-
 class RequestIds:
     """New request ids: 32 hex digits, 16 random ones of this process (drawn again in a forked
     child) and a count; unique without a uuid4's system call on every request."""
@@ -58,8 +53,10 @@ class RequestContext:
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
     ) -> None:
-        """Keep the endpoint's own wording of codes (api-faq.md gives some endpoints theirs) and
-        its own way to refuse (api/resource.py `Resource.refuse`)."""
+        """Keep the endpoint's own wording of codes (api-faq.md gives some endpoints theirs), its
+        own way to refuse (api/resource.py `Resource.refuse`), and whether it has a responder
+        for the method (else falcon answers 405): the later middleware's `responds`."""
+        req.context.responds = hasattr(resource, "on_" + req.method.lower())
         req.context.messages = getattr(resource, "messages", {})
         req.context.refuse = getattr(resource, "refuse", None)
 

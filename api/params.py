@@ -16,7 +16,6 @@ from typing import Any
 
 import falcon
 
-from api.middleware import responds
 from domain.calendar import iso
 from domain.errors import UpareError, invalid
 
@@ -249,5 +248,5 @@ class Parameters:
         self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
     ) -> None:
         declared = getattr(resource, "params", None)
-        if declared is not None and responds(req, resource):
+        if declared is not None and req.context.responds:
             parse(req, declared)

@@ -239,7 +239,7 @@ class PostgresDB(Reads):
             kwargs={"prepare_threshold": None, "connect_timeout": 5, "autocommit": True},
             check=check_connection,
         )
-        self._readers: dict[threading.Thread, psycopg.Connection[Any]] = {}
+        self._readers: dict[threading.Thread, psycopg.Cursor[Any]] = {}
         self._readers_lock = threading.Lock()
 
     @contextmanager
@@ -247,43 +247,46 @@ class PostgresDB(Reads):
         with self.pool.connection() as connection, connection.transaction():
             yield PostgresTransaction(connection.cursor())
 
-    def reader(self) -> psycopg.Connection[Any]:
-        """Return this thread's read connection (autocommit), opened on its first read, or
-        again after it broke; the connections of threads that ended are closed then.
+    def reader(self) -> psycopg.Cursor[Any]:
+        """Return this thread's read cursor, on its own connection (autocommit), opened on its
+        first read, or again after it broke; the connections of threads that ended are closed
+        then.
 
         Its statements are prepared on their first run (psycopg keeps the last 100): parsing
         and planning `info`'s lookup through the generation's view was two thirds of the
         PostgreSQL backend's CPU (134 µs a read, 46 prepared; psycopg's own 98 µs, 75). The
         queries' reads select named columns by key (no `IN` lists, whose generic plans the
         pool's connections avoid, above), and a rebuild's switch of a view makes PostgreSQL
-        plan the statement again.
+        plan the statement again. One cursor serves every read of the thread (each read's rows
+        are fetched before the next): `connection.execute` builds a cursor, its adapters and
+        its state for each statement.
         """
         thread = threading.current_thread()
-        connection = self._readers.get(thread)
-        if connection is not None and not connection.closed:
-            return connection
+        cursor = self._readers.get(thread)
+        if cursor is not None and not cursor.connection.closed:
+            return cursor
         connection = psycopg.connect(
             self.url, autocommit=True, prepare_threshold=0, connect_timeout=5
         )
         with self._readers_lock:
             for ended in [other for other in self._readers if not other.is_alive()]:
-                self._readers.pop(ended).close()
-            self._readers[thread] = connection
-        return connection
+                self._readers.pop(ended).connection.close()
+            cursor = self._readers[thread] = connection.cursor()
+        return cursor
 
     def read(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor[Any]:
-        """Run one read statement on this thread's connection (autocommit): one round trip.
+        """Run one read statement on this thread's cursor (autocommit): one round trip.
 
         A connection the server ended while it was idle (a restart, `pg_terminate_backend`)
         fails the statement and is closed: the read runs once more on a new one (a read is
         safe to repeat), with no check before each read (`check_connection`'s system call);
         a server that is down fails that one too, as an outage.
         """
-        connection = self.reader()
+        cursor = self.reader()
         try:
-            return connection.execute(to_psycopg(sql), params)
+            return cursor.execute(to_psycopg(sql), params)
         except psycopg.OperationalError:
-            if not connection.closed:
+            if not cursor.connection.closed:
                 raise
         return self.reader().execute(to_psycopg(sql), params)
 
@@ -316,7 +319,7 @@ class PostgresDB(Reads):
 
     def close(self) -> None:
         with self._readers_lock:
-            for connection in self._readers.values():
-                connection.close()
+            for cursor in self._readers.values():
+                cursor.connection.close()
             self._readers.clear()
         self.pool.close()

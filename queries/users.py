@@ -11,10 +11,13 @@ from projections.users import UsersProjection
 PROFILES = UsersProjection.view("profiles")
 PUBLIC = "uid, username, nickname, avatar"
 OWN = PUBLIC + ", email, email_verified, phone, phone_verified, details"
+NONE = "{}"  # the stored avatar or details of a user who set none (projections/users.py)
 
 
 def avatar_urls(uid: int, avatar: str) -> dict[str, str] | None:
     """Return the URL of each stored size of a user's avatar, or None without one."""
+    if avatar == NONE:  # most users: no parse, no sort
+        return None
     sizes = sorted(json.loads(avatar), key=int, reverse=True)
     return {size: f"/api/User/avatar?uid={uid}&size={size}" for size in sizes} or None
 
@@ -49,7 +52,7 @@ def own_profile(db: ReadDB, uid: int) -> dict[str, Any] | None:
         "email_verified": bool(email_verified),
         "phone": phone,
         "phone_verified": bool(phone_verified),
-        "details": json.loads(details),
+        "details": {} if details == NONE else json.loads(details),
     }
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 
 from upare import (
+    access_log,
     cli_clients,
     cli_image,
     cli_outbox,
@@ -40,10 +41,6 @@ app.add_typer(events_app, name="events")
 app.add_typer(cli_users.app, name="users")
 app.add_typer(cli_store.app, name="store")
 log = logging.getLogger("upare")
-# gunicorn's access log, with the request id the API sets on every response; the path
-# without its query, which may carry a code, a password, an access_token or a captcha
-# answer (CONTRACT 11)
-ACCESS_LOG_FORMAT = '%(h)s [%({x-request-id}o)s] "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
 
 def stop_on_signals() -> threading.Event:
@@ -127,7 +124,8 @@ def gunicorn_argv(
         + ("EnvelopeThreadWorker" if threads > 1 else "EnvelopeWorker"),
         f"--limit-request-line={LIMIT_REQUEST_LINE}",
         "--access-logfile=-",
-        "--access-logformat=" + ACCESS_LOG_FORMAT,
+        "--access-logformat=" + access_log.FORMAT,
+        "--logger-class=upare.access_log.AccessLogger",
         application,
     ]
 

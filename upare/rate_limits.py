@@ -105,7 +105,7 @@ class RateLimits:
         storage: Storage = CacheStorage(cache)
         if self.redis is not None:
             storage = RedisStorage(self.redis.url, key_prefix=self.redis.prefix + "LIMITS")
-            self.count = self.redis.client.register_script(COUNT)
+            self.count = self.redis.script(COUNT)
         self.limiter = FixedWindowRateLimiter(storage)
 
     def hit(self, item: RateLimitItem, *identifiers: str) -> bool:
@@ -160,7 +160,7 @@ class TokenRates:
         self.per_token = parse(token_rate)
         self.read_counting = None
         if limits.redis is not None:
-            self.read_counting = limits.redis.client.register_script(READ_COUNTING)
+            self.read_counting = limits.redis.script(READ_COUNTING)
             storage = limits.limiter.storage
             assert isinstance(storage, RedisStorage)
             # each window's key on either side of its identifier, as `limits` makes it

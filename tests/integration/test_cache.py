@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -143,3 +144,42 @@ def test_racing_raises_leave_the_largest_number(cache):
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda number: cache.raise_to(key, number, 60), range(200, 0, -1)))
     assert cache.get(key) == b"200"
+
+
+@pytest.mark.redis
+def test_each_thread_keeps_one_redis_connection_of_its_own(redis_url):
+    cache = RedisCache(redis_url)
+
+    def ids() -> list[int]:
+        return [cache.command("CLIENT", "ID") for _ in range(3)]
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        theirs = pool.submit(ids).result()
+    ours = ids()
+
+    assert len(set(theirs)) == len(set(ours)) == 1
+    assert theirs != ours
+
+
+@pytest.mark.redis
+def test_a_threads_redis_connection_that_the_server_closed_is_replaced(redis_url):
+    cache = RedisCache(redis_url)
+    key = f"test:{uuid.uuid4().hex}"
+    cache.set(key, b"value", ttl_seconds=60)
+    killed = cache.command("CLIENT", "ID")
+    cache.client.client_kill_filter(_id=killed)
+
+    assert cache.get_many(key) == [b"value"]
+    assert cache.command("CLIENT", "ID") != killed
+
+
+@pytest.mark.redis
+def test_a_script_redis_does_not_hold_yet_runs_whole_then_by_its_digest(redis_url):
+    cache = RedisCache(redis_url)
+    source = f"-- {uuid.uuid4().hex}\nreturn {{KEYS[1], ARGV[1]}}"  # a script never loaded
+    run = cache.script(source)
+    assert cache.command("SCRIPT", "EXISTS", hashlib.sha1(source.encode()).hexdigest()) == [0]  # noqa: S324
+
+    assert run(["key"], [7]) == [b"key", b"7"]
+    assert cache.command("SCRIPT", "EXISTS", hashlib.sha1(source.encode()).hexdigest()) == [1]  # noqa: S324
+    assert run(["again"], [8]) == [b"again", b"8"]

@@ -92,3 +92,17 @@ def test_a_process_holding_over_a_thousand_files_still_gets_connections(postgres
         db.close()
         for fd in held:
             os.close(fd)
+
+
+def test_reads_on_a_threads_one_cursor_each_answer_their_own_rows(postgres_url):
+    db = PostgresDB(postgres_url, max_size=1)
+    try:
+        rows = db.fetchall("SELECT n FROM generate_series(1, 3) AS n")
+        assert db.fetchone("SELECT 'b'") == ("b",)
+        assert rows == [(1,), (2,), (3,)]  # still the first read's, after the next one
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            db.fetchone("SELECT 1 FROM no_such_table")
+        assert db.fetchone("SELECT ?::int + 1", (41,)) == (42,)  # a failed read spoils nothing
+        assert db.fetchone("SELECT 1 WHERE false") is None
+    finally:
+        db.close()
