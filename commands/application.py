@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -25,6 +26,15 @@ class Done:
 
     position: int | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+
+
+class Topics(ABC):
+    """A recorder that reads an aggregate's stored topics alone (the store's, on PostgreSQL
+    and SQLite)."""
+
+    @abstractmethod
+    def select_topics(self, originator_id: UUID) -> list[str]:
+        """Return the topics of the aggregate's stored events, in its order."""
 
 
 class WriteApplication(Application[UUID]):
@@ -69,6 +79,13 @@ class WriteApplication(Application[UUID]):
         """Save the new events of these aggregates in one transaction; answer their position."""
         recordings = self.save(*aggregates)
         return Done(max(rec.notification.id for rec in recordings), fields)
+
+    def topics(self, aggregate_id: UUID) -> list[str]:
+        """Return the topics of the aggregate's stored events, in its order, reading no
+        state (eventsourcing's in-memory recorder, in unit tests, holds them all at hand)."""
+        if isinstance(self.recorder, Topics):
+            return self.recorder.select_topics(aggregate_id)
+        return [stored.topic for stored in self.recorder.select_events(aggregate_id)]
 
     def exists(self, aggregate_id: UUID) -> bool:
         """Tell whether any event was stored for this aggregate id."""

@@ -35,6 +35,7 @@ from eventsourcing.utils import get_topic, retry
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
+from commands.application import Topics
 from upare.connections import check_connection
 
 Key = tuple[str, int]  # an event's (originator id, originator version)
@@ -65,7 +66,7 @@ class Conflicts(Exception):  # not an error to anyone: its batch is written agai
         self.saves = saves
 
 
-class GroupCommitRecorder(PostgresApplicationRecorder):
+class GroupCommitRecorder(Topics, PostgresApplicationRecorder):
     """eventsourcing's PostgreSQL application recorder, its inserts committed in groups.
 
     Its statements are rendered to text once: eventsourcing's are composed SQL, which psycopg
@@ -122,6 +123,17 @@ class GroupCommitRecorder(PostgresApplicationRecorder):
         ):
             curs.execute(query, params, prepare=True)
             return [StoredEvent(row[0], row[1], row[2], bytes(row[3])) for row in curs.fetchall()]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_topics(self, originator_id: UUID) -> list[str]:
+        where = "WHERE originator_id = %s ORDER BY originator_version"
+        query = f"SELECT topic FROM {self.table} {where}"
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row) as curs,
+        ):
+            curs.execute(query, (originator_id,), prepare=True)
+            return [row[0] for row in curs.fetchall()]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
