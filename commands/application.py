@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import Application
+from eventsourcing.application import Application, project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper
 from eventsourcing.utils import get_topic
@@ -17,6 +17,8 @@ from upare.personal import PersonalMapper
 from upare.settings import Settings
 from upare.transcoder import Transcoder
 from upare.vault import MemoryKeys, Vault, derive
+
+A = TypeVar("A", bound=Aggregate)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,19 @@ class WriteApplication(Application[UUID]):
         """Save the new events of these aggregates in one transaction; answer their position."""
         recordings = self.save(*aggregates)
         return Done(max(rec.notification.id for rec in recordings), fields)
+
+    def load(self, kind: type[A], aggregate_id: UUID) -> A | None:
+        """Return the aggregate of `kind` from its stored events, or None when it has none:
+        one select, no exception (the repository's `get` raises one), no cache or snapshots
+        (the application keeps neither)."""
+        stored = self.recorder.select_events(aggregate_id)
+        if not stored:
+            return None
+        events = map(self.mapper.to_domain_event, stored)
+        aggregate = project_aggregate(None, events)
+        if not isinstance(aggregate, kind):
+            raise TypeError(f"{aggregate_id} is no {kind.__name__}: {type(aggregate).__name__}")
+        return aggregate
 
     def topics(self, aggregate_id: UUID) -> list[str]:
         """Return the topics of the aggregate's stored events, in its order, reading no
