@@ -47,3 +47,16 @@ def test_load_refuses_an_id_of_another_kind_of_aggregate(container):
 
     with pytest.raises(TypeError, match="no Friendship"):
         container.app.load(Friendship, one.id)
+
+
+def test_save_stores_an_aggregates_new_events_and_a_bare_event_in_one_go(container):
+    made = Friendship.make(10001, 10002)
+    other = Todo.add(10001, title="call", start=START)
+    bare = other.collect_events()[0]  # an event given without its aggregate
+
+    recordings = container.app.save(made, None, bare)
+
+    assert [r.domain_event.originator_id for r in recordings] == [made.id, other.id]
+    assert made.collect_events() == []  # collected, as eventsourcing's save does
+    assert container.app.load(Friendship, made.id).version == 1
+    assert container.app.load(Todo, other.id).title == "call"
