@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eventsourcing.application import AggregateNotFoundError
-
 from commands.application import Done, WriteApplication
 from commands.users import check_user
 from domain.errors import UpareError
@@ -22,11 +20,7 @@ def _friendship(app: WriteApplication, uid: int, fid: int) -> Friendship | None:
     oneself, 202001 when `fid` is no user (or was erased)."""
     check_pair(uid, fid)
     check_user(app, fid)
-    try:
-        friendship: Friendship = app.repository.get(friendship_id(uid, fid))
-    except AggregateNotFoundError:
-        return None
-    return friendship
+    return app.load(Friendship, friendship_id(uid, fid))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -139,8 +139,9 @@ def check_user(app: WriteApplication, uid: int) -> None:
     """Refuse a uid that is no user, or was erased: 202001, as `load_user` does.
 
     For a command that only names another user (friendmake): their stored events' topics
-    tell, so nothing is decoded, no personal data opened, no aggregate rebuilt."""
-    topics = [stored.topic for stored in app.recorder.select_events(user_id(uid))]
+    tell (one select of that column), so nothing is read or decoded, no personal data
+    opened, no aggregate rebuilt."""
+    topics = app.topics(user_id(uid))
     if not topics or ERASED in topics:
         raise UpareError(202001)
 

@@ -8,6 +8,7 @@ needs: none of the caches, brokers, mailers and command handlers.
 from __future__ import annotations
 
 from commands.application import WriteApplication
+from commands.sqlite_recorder import SQLITE
 from projections.database import ReadDB
 from upare.settings import Settings, postgres_env
 from upare.vault import TableKeys, Vault
@@ -30,6 +31,7 @@ def build_app(settings: Settings, create: bool = True) -> WriteApplication:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(settings.sqlite_dir / "events.sqlite3"),
             "SQLITE_LOCK_TIMEOUT": "30",
+            "APPLICATION_RECORDER_TOPIC": SQLITE,
         }
     return WriteApplication(env=env, vault=vault, secret_key=settings.secret_key)
 

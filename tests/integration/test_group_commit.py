@@ -164,3 +164,20 @@ def test_a_database_failure_fails_every_save_of_its_batch(container, monkeypatch
     monkeypatch.undo()
     assert container.app.record(todo()).position is not None  # the next batch commits
     assert not any(container.app.exists(one.id) for one in todos)
+
+
+def test_the_group_recorders_select_of_an_aggregate_answers_what_eventsourcings_does(container):
+    recorder = container.app.recorder
+    if not isinstance(recorder, GroupCommitRecorder):
+        pytest.skip("SQLite reads by eventsourcing's own recorder")
+    one = todo()
+    for n in range(4):
+        one.update(10001, title=f"title {n}")
+    container.app.record(one, todo())
+    stock = super(GroupCommitRecorder, recorder).select_events
+    shapes = [{}, {"gt": 2}, {"lte": 3}, {"gt": 1, "lte": 4, "desc": True, "limit": 2}]
+    shapes += [{"desc": True}, {"limit": 1}, {"gt": 5}]
+
+    for shape in shapes:
+        assert recorder.select_events(one.id, **shape) == stock(one.id, **shape), shape
+    assert recorder.select_events(todo().id) == []
