@@ -30,24 +30,21 @@ def indexes(container, table: str) -> list[str]:
     return [row[0].replace(table, "T") for row in rows]
 
 
-@pytest.fixture
-def postgres(container):
-    if container.db.dialect != "postgres":
-        pytest.skip("SQLite keeps a generation's indexes through its load")
-    return container
+# SQLite keeps a generation's indexes through its load: these run on PostgreSQL alone
+pytestmark = pytest.mark.parametrize("settings", ["postgres"], indirect=True)
 
 
-def test_a_generation_loaded_by_copy_alone_goes_live_with_every_index(postgres, monkeypatch):
-    save_users(postgres.app, 10001, 30)
-    project(postgres)
+def test_a_generation_loaded_by_copy_alone_goes_live_with_every_index(container, monkeypatch):
+    save_users(container.app, 10001, 30)
+    project(container)
     monkeypatch.setattr(rebuilding, "PAGE", 7)
 
-    done = rebuild(postgres.log, postgres.db, UsersProjection, verify=True, keep=True)
+    done = rebuild(container.log, container.db, UsersProjection, verify=True, keep=True)
 
     assert done.comparison is not None and done.comparison.matches
     first, second = UsersProjection(1).table("profiles"), UsersProjection(2).table("profiles")
-    assert len(indexes(postgres, second)) == 4  # the primary key and three indexes
-    assert indexes(postgres, second) == indexes(postgres, first)
+    assert len(indexes(container, second)) == 4  # the primary key and three indexes
+    assert indexes(container, second) == indexes(container, first)
 
 
 class Peeking(Projection):
@@ -78,19 +75,19 @@ class Peeking(Projection):
         )
 
 
-def test_the_first_page_that_reads_or_updates_finds_the_indexes_built(postgres, monkeypatch):
-    catalog.install(postgres.db, [Peeking], postgres.log.head())
-    save_users(postgres.app, 10001, 20)
-    user = load_user(postgres.app, 10005)
+def test_the_first_page_that_reads_or_updates_finds_the_indexes_built(container, monkeypatch):
+    catalog.install(container.db, [Peeking], container.log.head())
+    save_users(container.app, 10001, 20)
+    user = load_user(container.app, 10005)
     user.change_nickname("later")
-    postgres.app.record(user)
+    container.app.record(user)
     monkeypatch.setattr(rebuilding, "PAGE", 3)  # pages of COPY alone first
     Peeking.counted = []
 
-    rebuild(postgres.log, postgres.db, Peeking)
+    rebuild(container.log, container.db, Peeking)
 
     assert Peeking.counted == [2]  # the primary key and the index on user_id
-    assert live_rows(postgres, Peeking, "seen") == from_scratch(postgres, Peeking, "seen")
+    assert live_rows(container, Peeking, "seen") == from_scratch(container, Peeking, "seen")
 
 
 class Unindexable(Projection):
@@ -109,12 +106,12 @@ class Unindexable(Projection):
         )
 
 
-def test_a_rebuild_whose_index_cannot_be_built_fails_and_does_not_switch(postgres):
-    catalog.install(postgres.db, [Unindexable], postgres.log.head())
-    save_users(postgres.app, 10001, 5)
+def test_a_rebuild_whose_index_cannot_be_built_fails_and_does_not_switch(container):
+    catalog.install(container.db, [Unindexable], container.log.head())
+    save_users(container.app, 10001, 5)
 
     with pytest.raises(RebuildError, match="could not build its index"):
-        rebuild(postgres.log, postgres.db, Unindexable)
+        rebuild(container.log, container.db, Unindexable)
 
-    with postgres.db.transaction(write=False) as tx:
+    with container.db.transaction(write=False) as tx:
         assert catalog.live_generation(tx, Unindexable.name) == 1
