@@ -126,6 +126,7 @@ def gunicorn_argv(
         "--access-logfile=-",
         "--access-logformat=" + access_log.FORMAT,
         "--logger-class=upare.access_log.AccessLogger",
+        "--no-control-socket",  # unused, and one path a user: two servers would share it
         application,
     ]
 

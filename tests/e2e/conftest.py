@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -76,13 +78,12 @@ def server_process(
             time.sleep(0.1)
     process.url = base  # type: ignore[attr-defined]
     yield process
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    finally:
-        log.close()
-        if process.poll() is None:
-            process.kill()
+    # the server, its workers and its helper are killed at once: a graceful stop takes seconds
+    # a test, and test_a_terminated_server_stops_its_workers_and_its_helper checks it once
+    with contextlib.suppress(ProcessLookupError):  # a test may have stopped it already
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=20)
+    log.close()
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""How `upare serve`'s gunicorn settings (`upare.cli.gunicorn_argv`) share connections out."""
+"""How `upare serve`'s gunicorn settings (`upare.cli.gunicorn_argv`) share connections out, and
+how the server stops."""
 
 from __future__ import annotations
 
@@ -52,3 +53,34 @@ def test_keep_alive_connections_are_shared_between_the_workers():
         process.terminate()
         process.wait(timeout=20)
     assert len(shares) == 2 and min(shares.values()) >= 5, shares
+
+
+def process_group(pgid: int) -> set[int]:
+    """Return the pids of the live processes in a process group (from /proc)."""
+    members = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):  # not a process, or gone meanwhile
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.add(int(entry.name))
+    return members
+
+
+def test_a_terminated_server_stops_its_workers_and_its_helper(server_process, tmp_path):
+    """SIGTERM is a clean stop: the gunicorn workers and the `upare worker` beside them end, and
+    `upare serve` exits 0 after them. The server opened no control socket (gunicorn's is one
+    path for all the servers of a user)."""
+    started = process_group(server_process.pid)
+    assert len(started) >= 4, started  # the master, two workers and the helper
+
+    server_process.terminate()
+
+    assert server_process.wait(timeout=30) == 0
+    deadline = time.monotonic() + 5
+    while process_group(server_process.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not process_group(server_process.pid)
+    assert "Booting worker" in (log := (tmp_path / "server.log").read_text())
+    assert "Control socket" not in log
