@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 
+from domain import passwords
 from upare.bootstrap import Container, bootstrap
 from upare.settings import Settings
 
@@ -38,6 +40,13 @@ def reachable(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+# OWASP's Argon2id costs 50 ms of CPU a hash, and the suite's own processes hash over a
+# thousand passwords: they use the cheapest parameters. Servers the tests start keep the real
+# ones, and tests/unit/test_passwords.py checks SHIPPED_HASHER's.
+SHIPPED_HASHER = passwords.HASHER
+passwords.HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
 @pytest.fixture(scope="session")
