@@ -30,8 +30,11 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# two pytest-xdist processes take the suite; the tests that stop a shared service run after
+# them, alone
 test: install services-up browser lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 -m "not outage"
+	$(BIN)/python -m pytest -m outage
 
 bench: install services-up
 	bash scripts/services.sh bench-tools

@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.test_outages import Stream, becomes_ready, ready, stopped, wait_visible
 
-pytestmark = pytest.mark.kafka
+pytestmark = [pytest.mark.kafka, pytest.mark.outage]
 UPARE = str(Path(sys.executable).with_name("upare"))
 
 

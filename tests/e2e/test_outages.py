@@ -23,7 +23,7 @@ from tests.credentials import open_session
 from upare.cache import RedisCache
 from upare.settings import Settings
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.outage]
 SERVICES = Path(__file__).resolve().parents[2] / "scripts" / "services.sh"
 
 

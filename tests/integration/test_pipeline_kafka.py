@@ -134,6 +134,7 @@ def restart_broker(bootstrap: str, down: threading.Event) -> None:
     subprocess.run(["bash", str(SERVICES), "kafka-start"], check=True, timeout=300)
 
 
+@pytest.mark.outage
 def test_restarting_the_broker_mid_stream_changes_no_read_model(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
