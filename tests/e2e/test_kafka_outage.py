@@ -14,7 +14,8 @@ import pytest
 
 from tests.e2e.test_outages import Stream, becomes_ready, ready, stopped, wait_visible
 
-pytestmark = [pytest.mark.kafka, pytest.mark.outage]
+# Kafka's outage does not depend on the store's backend: it runs on production's, PostgreSQL
+pytestmark = [pytest.mark.kafka, pytest.mark.outage, pytest.mark.postgres]
 UPARE = str(Path(sys.executable).with_name("upare"))
 
 
@@ -28,6 +29,7 @@ def server_env(kafka_bootstrap: str) -> dict[str, str]:
     }
 
 
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
 def test_with_kafka_down_commands_succeed_and_are_projected_once_it_is_back(
     server, settings, server_env, tmp_path
 ):

@@ -23,7 +23,7 @@ from tests.credentials import open_session
 from upare.cache import RedisCache
 from upare.settings import Settings
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.outage]
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 SERVICES = Path(__file__).resolve().parents[2] / "scripts" / "services.sh"
 
 
@@ -137,6 +137,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path, database_url=url, mail_url=f"file://{tmp_path}/mail")
 
 
+@pytest.mark.outage
 def test_a_postgres_restart_under_load_answers_100003_and_loses_no_acknowledged_write(server):
     with Stream(server) as stream:
         time.sleep(1.0)
@@ -168,6 +169,7 @@ def server_env(request: pytest.FixtureRequest, redis_prefix: str) -> dict[str, s
     }
 
 
+@pytest.mark.outage
 def test_with_redis_down_a_stored_write_is_answered_as_stored_and_sessions_fail_closed(
     server, redis_url, redis_prefix
 ):
