@@ -40,7 +40,7 @@ from runner_baseline import baseline as runner_baseline
 
 from domain.passwords import hash_password
 from domain.users import User
-from projections.rebuild import PAGE
+from projections.copier import PAGE
 from projections.users import UsersProjection
 from upare.bootstrap import Container, bootstrap
 

@@ -178,7 +178,8 @@ class PostgresTransaction(Transaction):
     def drop_indexes(self, table: str) -> list[str]:
         """Drop the table's indexes that check nothing (neither a constraint's nor unique) and
         return their definitions, the server's own (`pg_indexes`): a rebuild's fresh
-        generation loads without them and builds each in one sort after (`_Copier`)."""
+        generation loads without them and builds each in one sort after
+        (`projections.copier.Copier`)."""
         indexes = self._indexes(table, unique=False)
         for name, _ in indexes:
             self.execute(f'DROP INDEX "{name}"')

@@ -11,8 +11,7 @@ from commands.erasure import EraseUser
 from commands.users import load_user
 from domain.friends import Friendship
 from domain.users import User
-from projections import catalog
-from projections import rebuild as rebuilding
+from projections import catalog, copier
 from projections.apply import Retry
 from projections.base import Projection, handles
 from projections.database import Transaction
@@ -57,7 +56,7 @@ def test_a_rebuild_in_small_pages_equals_the_live_generation_row_for_row(
 ):
     history(container)
     project(container)
-    monkeypatch.setattr(rebuilding, "PAGE", 7)  # many pages: each read ahead of its write
+    monkeypatch.setattr(copier, "PAGE", 7)  # many pages: each read ahead of its write
 
     done = rebuild(container.log, container.db, cls, verify=True)
 
@@ -90,7 +89,7 @@ def test_a_rebuild_tracks_each_aggregate_at_its_last_version_as_the_feeds_did(
     history(container)
     project(container)
     before = tracked(container, FriendsProjection, 1)
-    monkeypatch.setattr(rebuilding, "PAGE", 5)
+    monkeypatch.setattr(copier, "PAGE", 5)
 
     rebuild(container.log, container.db, FriendsProjection)
 
@@ -194,7 +193,7 @@ def test_a_later_page_of_a_parked_aggregate_waits_behind_it(container, monkeypat
         user = load_user(container.app, uid)
         user.change_nickname(f"nick{uid}")
         container.app.record(user)
-    monkeypatch.setattr(rebuilding, "PAGE", 3)  # the renames come pages after the failure
+    monkeypatch.setattr(copier, "PAGE", 3)  # the renames come pages after the failure
 
     rebuild(container.log, container.db, Touchy, retry=Retry(1, 0.001))
 

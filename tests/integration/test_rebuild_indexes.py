@@ -9,8 +9,7 @@ import pytest
 
 from commands.users import load_user
 from domain.users import User
-from projections import catalog
-from projections import rebuild as rebuilding
+from projections import catalog, copier
 from projections.base import Projection, handles
 from projections.database import Transaction
 from projections.events import EventRecord
@@ -37,7 +36,7 @@ pytestmark = pytest.mark.parametrize("settings", ["postgres"], indirect=True)
 def test_a_generation_loaded_by_copy_alone_goes_live_with_every_index(container, monkeypatch):
     save_users(container.app, 10001, 30)
     project(container)
-    monkeypatch.setattr(rebuilding, "PAGE", 7)
+    monkeypatch.setattr(copier, "PAGE", 7)
 
     done = rebuild(container.log, container.db, UsersProjection, verify=True, keep=True)
 
@@ -81,7 +80,7 @@ def test_the_first_page_that_reads_or_updates_finds_the_indexes_built(container,
     user = load_user(container.app, 10005)
     user.change_nickname("later")
     container.app.record(user)
-    monkeypatch.setattr(rebuilding, "PAGE", 3)  # pages of COPY alone first
+    monkeypatch.setattr(copier, "PAGE", 3)  # pages of COPY alone first
     Peeking.counted = []
 
     rebuild(container.log, container.db, Peeking)
