@@ -17,24 +17,27 @@ from projections.events import EventRecord
 
 class RecommendationsProjection(Projection):
     """`adjacency`: one row per side of each standing friendship (its own copy: projections
-    never read each other's tables); `mutual`: for `uid`, each `candidate` who has `count`
-    (more than 0) friends in common with them, friends or not (queries leave friends out).
+    never read each other's tables); `mutual`: each two users `low` < `high` who have `count`
+    (more than 0) friends in common, friends or not (queries leave friends out), once a pair.
     `pairs` keeps each friendship's two uids, which `Remade` and `Ended` do not carry.
 
-    The index on `mutual (uid, count DESC, candidate)` makes a user's ranking one range scan.
+    A user's candidates are the pairs they are `low` of (the primary key) and those they are
+    `high` of (the index on `mutual (high, low)`): a pair stored once is half the rows a
+    rebuild derives and keeps two indexes of, against one more sort of a user's few hundred
+    candidates a query.
     """
 
     name = "recommendations"
-    version = 2
+    version = 3
     tables = {
         "pairs": "friendship_id TEXT PRIMARY KEY, low BIGINT NOT NULL, high BIGINT NOT NULL",
         "adjacency": "uid BIGINT NOT NULL, friend BIGINT NOT NULL, PRIMARY KEY (uid, friend)",
         "mutual": (
-            "uid BIGINT NOT NULL, candidate BIGINT NOT NULL, count INTEGER NOT NULL,"
-            " PRIMARY KEY (uid, candidate)"
+            "low BIGINT NOT NULL, high BIGINT NOT NULL, count INTEGER NOT NULL,"
+            " PRIMARY KEY (low, high)"
         ),
     }
-    indexes = {"mutual": ["uid, count DESC, candidate"]}
+    indexes = {"mutual": ["high, low"]}
 
     @handles(Friendship.Made)
     def made(self, tx: Transaction, event: EventRecord) -> None:
@@ -84,7 +87,8 @@ class RecommendationsProjection(Projection):
             self._uncount(tx, low, high)
 
     def derive(self, tx: Transaction) -> None:
-        """Count every two users' friends in common from the adjacency, in one statement.
+        """Count every two users' friends in common from the adjacency, in one statement: each
+        friend `mine.friend` of `mine.uid` (low) with a friend `theirs.friend` above it (high).
 
         The rows go in in the primary key's order: where the keys are kept during the insert
         (SQLite) each index page is then filled once, not revisited at random; PostgreSQL
@@ -93,9 +97,9 @@ class RecommendationsProjection(Projection):
         adjacency = self.table("adjacency")
         tx.refill(
             self.table("mutual"),
-            f"(uid, candidate, count) SELECT mine.uid, theirs.friend, count(*) FROM {adjacency}"
+            f"(low, high, count) SELECT mine.uid, theirs.friend, count(*) FROM {adjacency}"
             f" AS mine JOIN {adjacency} AS theirs ON theirs.uid = mine.friend"
-            " WHERE theirs.friend <> mine.uid GROUP BY mine.uid, theirs.friend"
+            " WHERE theirs.friend > mine.uid GROUP BY mine.uid, theirs.friend"
             " ORDER BY mine.uid, theirs.friend",
         )
 
@@ -112,28 +116,35 @@ class RecommendationsProjection(Projection):
 
     def _count(self, tx: Transaction, low: int, high: int) -> None:
         """Count the friends in common a friendship of the pair gives (before it is adjacent)."""
+        mutual = self.table("mutual")
         tx.execute(
-            f"INSERT INTO {self.table('mutual')} (uid, candidate, count) {self._sides}"
-            f" ON CONFLICT (uid, candidate) DO UPDATE SET count = {self.table('mutual')}.count + 1",
-            (high, low, high, low, low, high, low, high),
+            f"INSERT INTO {mutual} (low, high, count) SELECT low, high, 1"
+            f" FROM ({self._pairs}) AS pairs WHERE true"  # WHERE: SQLite's upsert after a FROM
+            f" ON CONFLICT (low, high) DO UPDATE SET count = {mutual}.count + 1",
+            (high, low, low, high),
         )
 
     def _uncount(self, tx: Transaction, low: int, high: int) -> None:
         """Take back the friends in common the pair gave (after it stopped being adjacent); a
         count that reaches 0 goes."""
-        sides = (high, low, high, low, low, high, low, high)
-        among = f"(uid, candidate) IN (SELECT uid, candidate FROM ({self._sides}) AS sides)"
+        sides = (high, low, low, high)
+        among = f"(low, high) IN ({self._pairs})"
         mutual = self.table("mutual")
         tx.execute(f"UPDATE {mutual} SET count = count - 1 WHERE {among}", sides)
         tx.execute(f"DELETE FROM {mutual} WHERE count = 0 AND {among}", sides)
 
     @property
-    def _sides(self) -> str:
-        """Select the pairs a friendship of (`a`, `b`) gives a friend in common: (b, x) and
-        (x, b) for each friend x of a, (a, y) and (y, a) for each friend y of b. Parameters:
-        b, a, b, a, a, b, a, b. No pair comes twice while a and b are not friends."""
+    def _pairs(self) -> str:
+        """Select the pairs (low, high) a friendship of (`a`, `b`) gives a friend in common:
+        {b, x} for each friend x of a, {a, y} for each friend y of b. Parameters: b, a, a, b.
+        No pair comes twice while a and b are not friends."""
         adjacency = self.table("adjacency")
-        return " UNION ALL ".join(
-            f"SELECT {pick}, 1 AS count FROM {adjacency} WHERE uid = ?"
-            for pick in ("? AS uid, friend AS candidate", "friend AS uid, ? AS candidate") * 2
+        sides = (
+            f"SELECT ? AS one, friend AS other FROM {adjacency} WHERE uid = ?"
+            f" UNION ALL SELECT ?, friend FROM {adjacency} WHERE uid = ?"
+        )
+        return (
+            "SELECT CASE WHEN one < other THEN one ELSE other END AS low,"
+            " CASE WHEN one < other THEN other ELSE one END AS high"
+            f" FROM ({sides}) AS sides"
         )

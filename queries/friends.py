@@ -41,10 +41,10 @@ def friends(db: ReadDB, uid: int) -> list[dict[str, Any]]:
 def recommendations(db: ReadDB, uid: int, limit: int) -> list[dict[str, Any]]:
     """Return up to `limit` friends of a user's friends, neither the user nor a friend, most
     friends in common first, then by uid; each with `mutual`, the count in common."""
-    rows = db.fetchall(
-        f"SELECT m.candidate, p.nickname, p.avatar, m.count FROM {MUTUAL} m"
-        f" JOIN {PROFILES} p ON p.uid = m.candidate"
-        " WHERE m.uid = ? AND m.count > 0 AND m.candidate <> ? AND NOT EXISTS"
+    rows = db.fetchall(  # each pair is counted once, the user its low or its high uid
+        f"SELECT m.candidate, p.nickname, p.avatar, m.count FROM (SELECT high AS candidate,"
+        f" count FROM {MUTUAL} WHERE low = ? UNION ALL SELECT low, count FROM {MUTUAL}"
+        f" WHERE high = ?) m JOIN {PROFILES} p ON p.uid = m.candidate WHERE NOT EXISTS"
         f" (SELECT 1 FROM {ADJACENCY} a WHERE a.uid = ? AND a.friend = m.candidate)"
         " ORDER BY m.count DESC, m.candidate LIMIT ?",
         (uid, uid, uid, min(limit, MAX_RECOMMENDATIONS)),

@@ -177,7 +177,7 @@ def test_an_erased_person_leaves_friend_lists_recommendations_inbox_calendar_and
         for table in cls.tables:
             rows = db.fetchall(f"SELECT * FROM {cls.view(table)}")
             assert not [row for row in rows if any(cell in owners for cell in row)], (cls, table)
-    mutual = db.fetchall(f"SELECT uid, candidate, count FROM {friends.MUTUAL}")
+    mutual = db.fetchall(f"SELECT low, high, count FROM {friends.MUTUAL}")
     assert mutual == []  # Bob and Carol had only Ada in common
 
 

@@ -93,27 +93,28 @@ def read_models(folder: str, name: str) -> SqliteDB:
 
 
 def brute_counts(adjacency: dict[int, set[int]]) -> dict[tuple[int, int], int]:
+    """Return each two users' friends in common, once a pair (low, high), where they have any."""
     return {
-        (uid, other): len(adjacency[uid] & adjacency[other])
-        for uid, other in itertools.permutations(UIDS, 2)
-        if adjacency[uid] & adjacency[other]
+        (low, high): len(adjacency[low] & adjacency[high])
+        for low, high in itertools.combinations(UIDS, 2)
+        if adjacency[low] & adjacency[high]
     }
 
 
 def brute_ranking(adjacency: dict[int, set[int]], uid: int) -> list[tuple[int, int]]:
     counts = brute_counts(adjacency)
     ranked = [
-        (other, counts[uid, other])
+        (other, counts[min(uid, other), max(uid, other)])
         for other in UIDS
-        if (uid, other) in counts and other not in adjacency[uid]
+        if (min(uid, other), max(uid, other)) in counts and other not in adjacency[uid]
     ]
     return sorted(ranked, key=lambda found: (-found[1], found[0]))
 
 
 def check(db: SqliteDB, adjacency: dict[int, set[int]]) -> None:
     mutual = RecommendationsProjection.view("mutual")
-    rows = db.fetchall(f"SELECT uid, candidate, count FROM {mutual}")
-    assert {(uid, other): count for uid, other, count in rows} == brute_counts(adjacency)
+    rows = db.fetchall(f"SELECT low, high, count FROM {mutual}")
+    assert {(low, high): count for low, high, count in rows} == brute_counts(adjacency)
     for uid in UIDS:
         ranked = friends.recommendations(db, uid, 100)
         assert [(user["uid"], user["mutual"]) for user in ranked] == brute_ranking(adjacency, uid)
