@@ -125,15 +125,30 @@ class GroupCommitRecorder(Topics, PostgresApplicationRecorder):
             return [StoredEvent(row[0], row[1], row[2], bytes(row[3])) for row in curs.fetchall()]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def select_topics(self, originator_id: UUID) -> list[str]:
-        where = "WHERE originator_id = %s ORDER BY originator_version"
-        query = f"SELECT topic FROM {self.table} {where}"
+    def select_events_and_topics(
+        self, originator_id: UUID, topics_of: UUID
+    ) -> tuple[list[StoredEvent], list[str]]:
+        """The events of one aggregate and the topics alone of another's, by one select
+        (their states not read)."""
+        query = (
+            "SELECT originator_id, originator_version, topic,"
+            f" CASE WHEN originator_id = %(events)s THEN state END FROM {self.table}"
+            " WHERE originator_id IN (%(events)s, %(topics)s)"
+            " ORDER BY originator_id, originator_version"
+        )
+        params = {"events": originator_id, "topics": topics_of}
         with (
             self.datastore.get_connection() as conn,
             conn.cursor(row_factory=tuple_row) as curs,
         ):
-            curs.execute(query, (originator_id,), prepare=True)
-            return [row[0] for row in curs.fetchall()]
+            curs.execute(query, params, prepare=True)
+            rows = curs.fetchall()
+        events = [
+            StoredEvent(row[0], row[1], row[2], bytes(row[3]))
+            for row in rows
+            if row[0] == originator_id
+        ]
+        return events, [row[2] for row in rows if row[0] == topics_of]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
