@@ -87,10 +87,11 @@ class GroupCommitRecorder(Topics, PostgresApplicationRecorder):
             f" SELECT originator_id, originator_version, topic, state FROM unnest(%s::{row}[])"
             " ON CONFLICT DO NOTHING RETURNING originator_id, originator_version, notification_id"
         )
-        # the table lock (with its lock_timeout) and the NOTIFY in one simple query, one round
-        # trip: psycopg's pipeline mode spent more CPU than the round trips it saved
+        # BEGIN, the table lock (with its lock_timeout) and the NOTIFY in one simple query, one
+        # round trip: psycopg's pipeline mode spent more CPU than the round trips it saved
         notify = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
-        self.lock_and_notify = SQL("; ").join([*self.lock_table_statements, notify]).as_string()
+        statements = [SQL("BEGIN"), *self.lock_table_statements, notify]
+        self.begin_lock_and_notify = SQL("; ").join(statements).as_string()
         self.pending: list[Save] = []  # saves waiting for a leader
         self.pending_lock = threading.Lock()
         self.commit_lock = threading.Lock()  # held by the leader while it commits
@@ -217,19 +218,20 @@ class GroupCommitRecorder(Topics, PostgresApplicationRecorder):
             for save in batch
             for e in save.events
         ]
-        with (
-            self.datastore.get_connection() as conn,
-            conn.transaction(),
-            conn.cursor() as curs,
-        ):
-            curs.execute(self.lock_and_notify)
-            curs.execute(self.insert_new_statement, (events,), prepare=True)
-            ids = {
-                (str(row["originator_id"]), row["originator_version"]): row["notification_id"]
-                for row in curs.fetchall()
-            }
-            if len(ids) < len(events):
-                raise Conflicts([save for save in batch if not ids.keys() >= set(save.keys)])
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            try:  # the transaction the first statement begins (psycopg's sends BEGIN alone)
+                curs.execute(self.begin_lock_and_notify)
+                curs.execute(self.insert_new_statement, (events,), prepare=True)
+                ids = {
+                    (str(row["originator_id"]), row["originator_version"]): row["notification_id"]
+                    for row in curs.fetchall()
+                }
+                if len(ids) < len(events):
+                    raise Conflicts([save for save in batch if not ids.keys() >= set(save.keys)])
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
         return ids
 
 
