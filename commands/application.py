@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, DomainEventProtocol, MutableOrImmutableAggregate
-from eventsourcing.persistence import Mapper, Recording
+from eventsourcing.persistence import Mapper, Recording, StoredEvent
 from eventsourcing.utils import get_topic
 
 from domain.users import claim_id
@@ -31,12 +32,15 @@ class Done:
 
 
 class Topics(ABC):
-    """A recorder that reads an aggregate's stored topics alone (the store's, on PostgreSQL
-    and SQLite)."""
+    """A recorder that reads, in one select, an aggregate's stored events and another's
+    stored topics alone (the store's, on PostgreSQL and SQLite)."""
 
     @abstractmethod
-    def select_topics(self, originator_id: UUID) -> list[str]:
-        """Return the topics of the aggregate's stored events, in its order."""
+    def select_events_and_topics(
+        self, originator_id: UUID, topics_of: UUID
+    ) -> tuple[list[StoredEvent], list[str]]:
+        """Return the events of `originator_id` and the topics of the events of `topics_of`,
+        each in its aggregate's order."""
 
 
 class WriteApplication(Application[UUID]):
@@ -109,8 +113,27 @@ class WriteApplication(Application[UUID]):
         one select, no exception (the repository's `get` raises one), no cache or snapshots
         (the application keeps neither), and no test of each event against a runtime-checkable
         protocol (eventsourcing's projector asserts one: about 50 µs an event)."""
+        return self._aggregate(kind, aggregate_id, self.recorder.select_events(aggregate_id))
+
+    def load_with_topics(
+        self, kind: type[A], aggregate_id: UUID, topics_of: UUID
+    ) -> tuple[A | None, list[str]]:
+        """Return what `load` does, and the topics of the stored events of the aggregate
+        `topics_of`, in its order, reading no state of those: one select on the store's
+        recorders (eventsourcing's in-memory one, in unit tests, holds them all at hand)."""
+        if isinstance(self.recorder, Topics):
+            events, topics = self.recorder.select_events_and_topics(aggregate_id, topics_of)
+        else:
+            events = list(self.recorder.select_events(aggregate_id))
+            topics = [stored.topic for stored in self.recorder.select_events(topics_of)]
+        return self._aggregate(kind, aggregate_id, events), topics
+
+    def _aggregate(
+        self, kind: type[A], aggregate_id: UUID, events: Sequence[StoredEvent]
+    ) -> A | None:
+        """Return the aggregate of `kind` these stored events of `aggregate_id` make, if any."""
         aggregate = None
-        for stored in self.recorder.select_events(aggregate_id):
+        for stored in events:
             event: Any = self.mapper.to_domain_event(stored)
             aggregate = event.mutate(aggregate)
         if aggregate is None:
@@ -118,13 +141,6 @@ class WriteApplication(Application[UUID]):
         if not isinstance(aggregate, kind):
             raise TypeError(f"{aggregate_id} is no {kind.__name__}: {type(aggregate).__name__}")
         return aggregate
-
-    def topics(self, aggregate_id: UUID) -> list[str]:
-        """Return the topics of the aggregate's stored events, in its order, reading no
-        state (eventsourcing's in-memory recorder, in unit tests, holds them all at hand)."""
-        if isinstance(self.recorder, Topics):
-            return self.recorder.select_topics(aggregate_id)
-        return [stored.topic for stored in self.recorder.select_events(aggregate_id)]
 
     def exists(self, aggregate_id: UUID) -> bool:
         """Tell whether any event was stored for this aggregate id."""

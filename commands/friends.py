@@ -13,14 +13,16 @@ from commands.application import Done, WriteApplication
 from commands.users import check_user
 from domain.errors import UpareError
 from domain.friends import Friendship, check_pair, friendship_id
+from domain.users import user_id
 
 
 def _friendship(app: WriteApplication, uid: int, fid: int) -> Friendship | None:
     """Return the pair's friendship, standing or ended, after checking the pair: 100004 for
     oneself, 202001 when `fid` is no user (or was erased)."""
     check_pair(uid, fid)
-    check_user(app, fid)
-    return app.load(Friendship, friendship_id(uid, fid))
+    friendship, topics = app.load_with_topics(Friendship, friendship_id(uid, fid), user_id(fid))
+    check_user(topics)
+    return friendship
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -87,10 +87,11 @@ class GroupCommitRecorder(Topics, PostgresApplicationRecorder):
             f" SELECT originator_id, originator_version, topic, state FROM unnest(%s::{row}[])"
             " ON CONFLICT DO NOTHING RETURNING originator_id, originator_version, notification_id"
         )
-        # the table lock (with its lock_timeout) and the NOTIFY in one simple query, one round
-        # trip: psycopg's pipeline mode spent more CPU than the round trips it saved
+        # BEGIN, the table lock (with its lock_timeout) and the NOTIFY in one simple query, one
+        # round trip: psycopg's pipeline mode spent more CPU than the round trips it saved
         notify = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
-        self.lock_and_notify = SQL("; ").join([*self.lock_table_statements, notify]).as_string()
+        statements = [SQL("BEGIN"), *self.lock_table_statements, notify]
+        self.begin_lock_and_notify = SQL("; ").join(statements).as_string()
         self.pending: list[Save] = []  # saves waiting for a leader
         self.pending_lock = threading.Lock()
         self.commit_lock = threading.Lock()  # held by the leader while it commits
@@ -125,15 +126,30 @@ class GroupCommitRecorder(Topics, PostgresApplicationRecorder):
             return [StoredEvent(row[0], row[1], row[2], bytes(row[3])) for row in curs.fetchall()]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def select_topics(self, originator_id: UUID) -> list[str]:
-        where = "WHERE originator_id = %s ORDER BY originator_version"
-        query = f"SELECT topic FROM {self.table} {where}"
+    def select_events_and_topics(
+        self, originator_id: UUID, topics_of: UUID
+    ) -> tuple[list[StoredEvent], list[str]]:
+        """The events of one aggregate and the topics alone of another's, by one select
+        (their states not read)."""
+        query = (
+            "SELECT originator_id, originator_version, topic,"
+            f" CASE WHEN originator_id = %(events)s THEN state END FROM {self.table}"
+            " WHERE originator_id IN (%(events)s, %(topics)s)"
+            " ORDER BY originator_id, originator_version"
+        )
+        params = {"events": originator_id, "topics": topics_of}
         with (
             self.datastore.get_connection() as conn,
             conn.cursor(row_factory=tuple_row) as curs,
         ):
-            curs.execute(query, (originator_id,), prepare=True)
-            return [row[0] for row in curs.fetchall()]
+            curs.execute(query, params, prepare=True)
+            rows = curs.fetchall()
+        events = [
+            StoredEvent(row[0], row[1], row[2], bytes(row[3]))
+            for row in rows
+            if row[0] == originator_id
+        ]
+        return events, [row[2] for row in rows if row[0] == topics_of]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
@@ -202,19 +218,20 @@ class GroupCommitRecorder(Topics, PostgresApplicationRecorder):
             for save in batch
             for e in save.events
         ]
-        with (
-            self.datastore.get_connection() as conn,
-            conn.transaction(),
-            conn.cursor() as curs,
-        ):
-            curs.execute(self.lock_and_notify)
-            curs.execute(self.insert_new_statement, (events,), prepare=True)
-            ids = {
-                (str(row["originator_id"]), row["originator_version"]): row["notification_id"]
-                for row in curs.fetchall()
-            }
-            if len(ids) < len(events):
-                raise Conflicts([save for save in batch if not ids.keys() >= set(save.keys)])
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            try:  # the transaction the first statement begins (psycopg's sends BEGIN alone)
+                curs.execute(self.begin_lock_and_notify)
+                curs.execute(self.insert_new_statement, (events,), prepare=True)
+                ids = {
+                    (str(row["originator_id"]), row["originator_version"]): row["notification_id"]
+                    for row in curs.fetchall()
+                }
+                if len(ids) < len(events):
+                    raise Conflicts([save for save in batch if not ids.keys() >= set(save.keys)])
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
         return ids
 
 

@@ -135,13 +135,13 @@ def find_account(app: WriteApplication, name: str) -> User | None:
 ERASED = get_topic(User.Erased)
 
 
-def check_user(app: WriteApplication, uid: int) -> None:
-    """Refuse a uid that is no user, or was erased: 202001, as `load_user` does.
+def check_user(topics: list[str]) -> None:
+    """Refuse a user whose stored events have these topics if there are none, or the user
+    was erased: 202001, as `load_user` does.
 
     For a command that only names another user (friendmake): their stored events' topics
-    tell (one select of that column), so nothing is read or decoded, no personal data
-    opened, no aggregate rebuilt."""
-    topics = app.topics(user_id(uid))
+    tell (`WriteApplication.load_with_topics` reads them), so nothing is decoded, no personal
+    data opened, no aggregate rebuilt."""
     if not topics or ERASED in topics:
         raise UpareError(202001)
 

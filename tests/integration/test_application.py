@@ -1,5 +1,6 @@
 """The write application's own reads of an aggregate (commands/application.py) on SQLite and
-PostgreSQL: its stored topics alone, and loading it by one select, None when it has none."""
+PostgreSQL: loading it by one select, None when it has none, and with it another's stored topics
+alone."""
 
 from __future__ import annotations
 
@@ -13,20 +14,33 @@ from domain.friends import Friendship, friendship_id
 START = "2026-12-10T09:00:00+00:00"
 
 
-def test_topics_are_those_of_the_stored_events_in_order_and_none_for_no_events(container):
+def test_load_with_topics_answers_the_aggregate_and_anothers_stored_topics_in_order(container):
+    made = Friendship.make(10001, 10002)
+    made.end(10002)
     one = Todo.add(10001, title="call", start=START)
     one.update(10001, title="call back")
     one.delete(10001)
+    container.app.record(made, one)
+
+    assert isinstance(container.app.recorder, Topics)  # one select of both
+    loaded, topics = container.app.load_with_topics(Friendship, made.id, one.id)
+    assert loaded is not None
+    assert (loaded.version, loaded.active) == (2, False)
+    assert topics == [stored.topic for stored in container.app.recorder.select_events(one.id)]
+    assert topics == [get_topic(e) for e in (Todo.Added, Todo.Updated, Todo.Deleted)]
+
+
+def test_load_with_topics_answers_none_and_no_topics_for_aggregates_without_events(container):
+    one = Todo.add(10001, title="call", start=START)
     container.app.record(one)
 
-    assert isinstance(container.app.recorder, Topics)  # the select of topics alone
-    assert container.app.topics(one.id) == [
-        stored.topic for stored in container.app.recorder.select_events(one.id)
-    ]
-    assert container.app.topics(one.id) == [
-        get_topic(e) for e in (Todo.Added, Todo.Updated, Todo.Deleted)
-    ]
-    assert container.app.topics(friendship_id(10001, 10002)) == []
+    none = friendship_id(10001, 10002)
+    assert container.app.load_with_topics(Friendship, none, one.id) == (
+        None,
+        [get_topic(Todo.Added)],
+    )
+    loaded, topics = container.app.load_with_topics(Todo, one.id, none)
+    assert (loaded is not None, topics) == (True, [])
 
 
 def test_load_answers_the_aggregate_as_stored_and_none_when_it_has_no_events(container):

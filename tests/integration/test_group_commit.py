@@ -155,7 +155,8 @@ def test_a_reader_tailing_the_log_while_writers_race_loses_nothing_and_skips_no_
 def test_a_database_failure_fails_every_save_of_its_batch(container, monkeypatch):
     recorder = container.app.recorder
     assert isinstance(recorder, GroupCommitRecorder)
-    monkeypatch.setattr(recorder, "lock_and_notify", "SELECT 1/0")  # the batch's first statement
+    # the batch's first statement, failing in the transaction it began: rolled back
+    monkeypatch.setattr(recorder, "begin_lock_and_notify", "BEGIN; SELECT 1/0")
     todos = [todo(title=f"todo {n}") for n in range(3)]
 
     answers = record_all(container, [lambda one=one: container.app.record(one) for one in todos])
