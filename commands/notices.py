@@ -3,13 +3,15 @@
 The worker (`workers.notifier`) reads the outcome from the read side (the notices and their
 outbox rows); these commands turn it into the friendship's own event, once per round: a
 repeated or concurrent record finds the outcome recorded (`Friendship.awaits_outcome`) and
-stores nothing (nor does one of a friendship that has no events).
+stores nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
 
 from commands.application import Done, WriteApplication
 from commands.inbox import message
@@ -29,10 +31,19 @@ class RecordNotificationFailed:
     reason: str
 
 
+def _friendship(app: WriteApplication, friendship_id: UUID) -> Friendship:
+    """Load the friendship by one select; one with no events (a round of it read from the read
+    side means a broken log) raises AggregateNotFoundError, as the repository's `get` does."""
+    friendship = app.load(Friendship, friendship_id)
+    if friendship is None:
+        raise AggregateNotFoundError(friendship_id)
+    return friendship
+
+
 def record_friend_notified(command: RecordFriendNotified, *, app: WriteApplication) -> Done:
     """Record that the friend of this round was notified (inbox and, if any, mail)."""
-    friendship = app.load(Friendship, command.friendship_id)
-    if friendship is None or not friendship.awaits_outcome(command.round):
+    friendship = _friendship(app, command.friendship_id)
+    if not friendship.awaits_outcome(command.round):
         return Done()
     friendship.notified(command.round)
     return app.record(friendship)
@@ -41,8 +52,8 @@ def record_friend_notified(command: RecordFriendNotified, *, app: WriteApplicati
 def record_notification_failed(command: RecordNotificationFailed, *, app: WriteApplication) -> Done:
     """Record that this round's friend could not be notified, and tell its maker (204104),
     in one transaction: the maker's message exists exactly when the failure does."""
-    friendship = app.load(Friendship, command.friendship_id)
-    if friendship is None or not friendship.awaits_outcome(command.round):
+    friendship = _friendship(app, command.friendship_id)
+    if not friendship.awaits_outcome(command.round):
         return Done()
     friendship.notification_failed(command.round, command.reason)
     return app.record(friendship, message(friendship.maker, NOTIFY_FAILED, 204104))
