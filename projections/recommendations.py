@@ -57,6 +57,9 @@ class RecommendationsProjection(Projection):
 
     @handles(Friendship.Ended)
     def ended(self, tx: Transaction, event: EventRecord) -> None:
+        if self.bulk:  # no counts to take back: the pair's two sides go unread
+            self._unpair(tx, event)
+            return
         pair = self._pair(tx, event)
         if pair is not None:
             self._unfriend(tx, *pair)
@@ -76,6 +79,19 @@ class RecommendationsProjection(Projection):
             (event.originator_id,),
         )
         return None if pair is None else (int(pair[0]), int(pair[1]))
+
+    def _unpair(self, tx: Transaction, event: EventRecord) -> None:
+        """Delete both sides of the friendship from the adjacency in one statement, with no
+        read before it: in a rebuild's load the statements of a page then go out together
+        (`projections.batched`), where reading each pair first waited for two round trips an
+        ending (the benchmark's 5,000 endings: a seventh of the rebuild)."""
+        pairs = self.table("pairs")
+        tx.execute(
+            f"DELETE FROM {self.table('adjacency')} WHERE (uid, friend) IN"
+            f" (SELECT low, high FROM {pairs} WHERE friendship_id = ?"
+            f" UNION ALL SELECT high, low FROM {pairs} WHERE friendship_id = ?)",
+            (event.originator_id, event.originator_id),
+        )
 
     def _unfriend(self, tx: Transaction, low: int, high: int) -> None:
         tx.execute(
