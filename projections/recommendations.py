@@ -84,7 +84,7 @@ class RecommendationsProjection(Projection):
         """Delete both sides of the friendship from the adjacency in one statement, with no
         read before it: in a rebuild's load the statements of a page then go out together
         (`projections.batched`), where reading each pair first waited for two round trips an
-        ending (the benchmark's 5,000 endings: a seventh of the rebuild)."""
+        ending (the benchmark's 5,000 endings: 1.4-1.8 s, against 2.5-4.4)."""
         pairs = self.table("pairs")
         tx.execute(
             f"DELETE FROM {self.table('adjacency')} WHERE (uid, friend) IN"
