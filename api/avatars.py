@@ -78,16 +78,15 @@ class Avatar(Resource):
     }
 
     def __init__(self, container: Container) -> None:
-        self.db = container.db
         self.media = Media(container.settings.media_dir)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         params = req.context.params
-        name = users.avatar_file(self.db, params["uid"], params["size"])
+        name = users.avatar_file(req.context.reads, params["uid"], params["size"])
         picture = None if name is None else self.media.read(name)
         if name is None or picture is None:  # (a file just replaced: the read model lags)
             raise UpareError(
-                202001 if users.public_profile(self.db, params["uid"]) is None else 404
+                202001 if users.public_profile(req.context.reads, params["uid"]) is None else 404
             )
         resp.etag = name
         resp.cache_control = ["public", "no-cache"]

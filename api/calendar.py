@@ -133,7 +133,7 @@ class Events(Resource):
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         params = req.context.params
         found = calendar.events(
-            self.container.db,
+            req.context.reads,
             req.context.caller.user(),
             optional_time(params["from"]),
             optional_time(params["to"]),

@@ -39,15 +39,13 @@ class ReadYourWrites:
 
     def __init__(self, container: Container) -> None:
         self.db = container.db
+        self.reads = container.reads
         self.cache = container.cache
         self.log = container.log
-        self.wakeup = container.db.wakeup()
+        self.wakeup = container.wakeup
 
-    def catch_up(self, req: falcon.Request, resp: falcon.Response, names: list[str]) -> None:
-        """Wait for these projections to pass the caller's writes and `min_position`."""
-        wanted = max(req.context.params["min_position"] or 0, req.context.caller.last_write)
-        if not wanted:
-            return
+    def catch_up(self, resp: falcon.Response, names: list[str], wanted: int) -> None:
+        """Wait for these projections to pass `wanted`, the caller's writes or `min_position`."""
         if wait_for(self.db, names, wanted, 0):  # the usual case: seen already
             return
         # a position the store has not reached would never come: stale at once
@@ -59,9 +57,16 @@ class ReadYourWrites:
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
     ) -> None:
+        """Give a query what it reads through (`req.context.reads`): the read models' kept
+        answers (projections/read_cache.py), or, when it must see a position, the database
+        once the projections have passed it."""
         names = list(getattr(resource, "reads", ()))
-        if names and req.context.responds:
-            self.catch_up(req, resp, names)
+        if not (names and req.context.responds):
+            return
+        wanted = max(req.context.params["min_position"] or 0, req.context.caller.last_write)
+        req.context.reads = self.db if wanted else self.reads
+        if wanted:
+            self.catch_up(resp, names, wanted)
 
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, succeeded: bool

@@ -55,11 +55,8 @@ class Friends(Resource):
     codes = (204101,)
     answers = {"friends": {"type": "array", "items": FRIEND, "minItems": 1}}
 
-    def __init__(self, container: Container) -> None:
-        self.db = container.db
-
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        found = friends.friends(self.db, req.context.caller.user())
+        found = friends.friends(req.context.reads, req.context.caller.user())
         if not found:
             raise UpareError(204101)
         respond(req, resp, {"friends": found})
@@ -91,7 +88,7 @@ class FriendMake(Resource):
     def __init__(self, container: Container) -> None:
         self.bus = container.bus
         self.db = container.db
-        self.wakeup = container.db.wakeup()
+        self.wakeup = container.wakeup
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         params, uid = req.context.params, req.context.caller.user()
@@ -142,12 +139,9 @@ class FriendsRecommend(Resource):
     codes = (204101,)
     answers = {"users": {"type": "array", "items": RECOMMENDED, "minItems": 1}}
 
-    def __init__(self, container: Container) -> None:
-        self.db = container.db
-
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         uid, limit = req.context.caller.user(), req.context.params["limit"]
-        found = friends.recommendations(self.db, uid, limit)
+        found = friends.recommendations(req.context.reads, uid, limit)
         if not found:
             raise UpareError(204101)
         respond(req, resp, {"users": found})

@@ -61,7 +61,7 @@ class Messages(Resource):
     def __init__(self, container: Container) -> None:
         self.bus = container.bus
         self.db = container.db
-        self.wakeup = container.db.wakeup()
+        self.wakeup = container.wakeup
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         params = req.context.params

@@ -105,15 +105,12 @@ class Info(Resource):
     answers = {"user": {**PROFILE, "properties": {**PROFILE["properties"], **OWN_FIELDS}}}
     get_too = True
 
-    def __init__(self, container: Container) -> None:
-        self.db = container.db
-
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         uid = req.context.params["uid"]
         if uid is None:
-            profile = users.own_profile(self.db, req.context.caller.user())
+            profile = users.own_profile(req.context.reads, req.context.caller.user())
         else:
-            profile = users.public_profile(self.db, uid)
+            profile = users.public_profile(req.context.reads, uid)
         if profile is None:
             raise UpareError(202001)
         respond(req, resp, {"user": profile})

@@ -130,8 +130,18 @@ class Transaction:
 
 
 class Wakeup(Protocol):
+    @property
+    def listening(self) -> bool: ...
     def mark(self) -> int: ...
     def wait(self, mark: int, timeout: float) -> None: ...
+
+
+class Reader(Protocol):
+    """What a query reads through: single-statement reads (a `ReadDB`, or its
+    `projections.read_cache.ReadCache`)."""
+
+    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> Sequence[Row]: ...
 
 
 class ReadDB(Protocol):

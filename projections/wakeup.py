@@ -18,6 +18,8 @@ PROGRESS_CHANNEL = "upare_projections"  # NOTIFY'd by the feeds when positions m
 class Poll:
     """Look again every few milliseconds (SQLite, where there is nothing to listen to)."""
 
+    listening = False  # no wake-up ever tells that the read models moved
+
     def __init__(self, interval: float = POLL_SECONDS) -> None:
         self.interval = interval
 
@@ -57,6 +59,12 @@ class Listen:
         self._retry_at = 0.0
         self._pause = 0.1
         self._closed = False
+
+    @property
+    def listening(self) -> bool:
+        """Tell whether every NOTIFY since the listener last (re)started is counted: each
+        one, and each start and stop of the listener, moves the mark."""
+        return self._listening
 
     def mark(self) -> int:
         """Return the number of wake-ups so far, starting the listener if it is not running."""

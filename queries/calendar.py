@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from projections.calendar import CalendarProjection
-from projections.database import ReadDB, Row
+from projections.database import ReadDB, Reader, Row
 
 EVENTS = CalendarProjection.view("events")
 COLUMNS = "id, title, start_at, end_at, remind_at, note, done"
@@ -27,7 +27,7 @@ def _event(row: Row) -> dict[str, Any]:
 
 
 def events(
-    db: ReadDB,
+    db: Reader,
     uid: int,
     since: str | None = None,
     until: str | None = None,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from projections.database import ReadDB, Wakeup
+from projections.database import ReadDB, Reader, Wakeup
 from projections.friends import FriendsProjection
 from projections.recommendations import RecommendationsProjection
 from queries.users import PROFILES, avatar_urls
@@ -18,7 +18,7 @@ NOTIFIED = {None: "pending", 1: True, 0: False}
 MAX_RECOMMENDATIONS = 100
 
 
-def friends(db: ReadDB, uid: int) -> list[dict[str, Any]]:
+def friends(db: Reader, uid: int) -> list[dict[str, Any]]:
     """Return a user's friends by uid: nickname, avatar URLs, since when, and whether the
     friend was notified of the latest making (true, false or "pending")."""
     rows = db.fetchall(
@@ -38,7 +38,7 @@ def friends(db: ReadDB, uid: int) -> list[dict[str, Any]]:
     ]
 
 
-def recommendations(db: ReadDB, uid: int, limit: int) -> list[dict[str, Any]]:
+def recommendations(db: Reader, uid: int, limit: int) -> list[dict[str, Any]]:
     """Return up to `limit` friends of a user's friends, neither the user nor a friend, most
     friends in common first, then by uid; each with `mutual`, the count in common."""
     rows = db.fetchall(  # each pair is counted once, the user its low or its high uid

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from projections.database import ReadDB
+from projections.database import Reader
 from projections.users import UsersProjection
 
 PROFILES = UsersProjection.view("profiles")
@@ -22,7 +22,7 @@ def avatar_urls(uid: int, avatar: str) -> dict[str, str] | None:
     return {size: f"/api/User/avatar?uid={uid}&size={size}" for size in sizes} or None
 
 
-def public_profile(db: ReadDB, uid: int) -> dict[str, Any] | None:
+def public_profile(db: Reader, uid: int) -> dict[str, Any] | None:
     """Return what anyone may see of a user, or None when there is no such user."""
     row = db.fetchone(f"SELECT {PUBLIC} FROM {PROFILES} WHERE uid = ?", (uid,))
     if row is None:
@@ -36,7 +36,7 @@ def public_profile(db: ReadDB, uid: int) -> dict[str, Any] | None:
     }
 
 
-def own_profile(db: ReadDB, uid: int) -> dict[str, Any] | None:
+def own_profile(db: Reader, uid: int) -> dict[str, Any] | None:
     """Return a user's profile as they see it: with email, phone, their verified flags and
     the detail fields they set."""
     row = db.fetchone(f"SELECT {OWN} FROM {PROFILES} WHERE uid = ?", (uid,))
@@ -56,7 +56,7 @@ def own_profile(db: ReadDB, uid: int) -> dict[str, Any] | None:
     }
 
 
-def avatar_file(db: ReadDB, uid: int, size: str) -> str | None:
+def avatar_file(db: Reader, uid: int, size: str) -> str | None:
     """Return the stored file name of a user's avatar in this size, if there is one."""
     row = db.fetchone(f"SELECT avatar FROM {PROFILES} WHERE uid = ?", (uid,))
     return None if row is None else json.loads(row[0]).get(size)

@@ -13,8 +13,9 @@ from commands.users import Uids
 from projections import NOTIFIER_PROJECTIONS, PROJECTIONS, catalog
 from projections.apply import Retry
 from projections.base import Projection
-from projections.database import ReadDB
+from projections.database import ReadDB, Wakeup
 from projections.events import EventLog
+from projections.read_cache import ReadCache
 from upare import store_schema
 from upare.cache import Cache, RedisCache, SqliteCache
 from upare.rate_limits import RateLimits, TokenRates
@@ -68,6 +69,16 @@ class Container:
         """The request rates of OAuth token callers, per client and per token."""
         settings = self.settings
         return TokenRates(self.limits, settings.oauth_client_rate, settings.oauth_token_rate)
+
+    @cached_property
+    def wakeup(self) -> Wakeup:
+        """What tells this process that the read models moved (one listener a process)."""
+        return self.db.wakeup()
+
+    @cached_property
+    def reads(self) -> ReadCache:
+        """The read models as queries read them when they need no given position."""
+        return ReadCache(self.db, self.wakeup)
 
     @cached_property
     def bus(self) -> Bus:

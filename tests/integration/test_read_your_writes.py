@@ -153,3 +153,41 @@ def test_a_feeds_notify_wakes_the_waiting_queries_at_once(postgres_url, tmp_path
         assert wakeup.mark() != quiet
     finally:
         container.close()
+
+
+@pytest.mark.postgres
+def test_a_kept_answer_goes_when_a_feed_moves_the_read_models(postgres_url, tmp_path: Path):
+    """Anonymous reads are answered from the process's memory (projections/read_cache.py)
+    until a feed's NOTIFY: not only after the answers' maximum age."""
+    container = bootstrap(Settings(data_dir=tmp_path, database_url=postgres_url))
+    client = falcon.testing.TestClient(create_app(container))
+    container.reads.max_age = 60.0
+    stop = threading.Event()
+    feed = threading.Thread(
+        target=StoreFeed(container.log, container.db, container.projections).run, args=(stop,)
+    )
+    try:
+        container.wakeup.mark()  # start listening, as a first read would
+        deadline = time.monotonic() + 5
+        while not container.wakeup.listening and time.monotonic() < deadline:
+            time.sleep(0.01)
+        uid = register(client, "alice").json["uid"]
+        statements: list[str] = []
+        read = container.db.fetchone
+        container.db.fetchone = lambda sql, params=(): statements.append(sql) or read(sql, params)
+        for _ in range(3):
+            assert info(client, uid).json["error_code"] == 202001  # not projected yet
+        assert len(statements) == 1  # the first answer was kept
+
+        feed.start()
+        projected = time.monotonic()
+        while info(client, uid).json.get("error_code") and time.monotonic() - projected < 5:
+            time.sleep(0.01)
+
+        assert info(client, uid).json["user"]["username"] == "alice"
+        assert time.monotonic() - projected < 5
+    finally:
+        stop.set()
+        if feed.is_alive():
+            feed.join()
+        container.close()
