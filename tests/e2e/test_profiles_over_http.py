@@ -4,6 +4,7 @@ cache as login opens them; captchas pass by test mode (CONTRACT 4) or as drawn."
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -122,3 +123,26 @@ def test_users_racing_for_one_nickname_over_http_give_one_winner(server, cache):
     winner = uids[codes.index(0)]
     profile = post(server, "info", sids[codes.index(0)], uid=str(winner)).json()["user"]
     assert profile["nickname"] == "Winner"
+
+
+def test_other_readers_see_a_new_nickname_soon_however_often_they_read_the_old(server, cache):
+    alice = register(server, "alice")
+    mine = sessions.open_session(cache, alice)
+    reader = requests.Session()  # anonymous: reads kept in the server's processes may answer
+
+    def nickname() -> str | None:
+        answer = reader.get(f"{server}/api/User/info", params={"uid": alice}, timeout=30)
+        return answer.json().get("user", {}).get("nickname")
+
+    deadline = time.monotonic() + 10
+    while nickname() is None and time.monotonic() < deadline:  # until it is projected
+        time.sleep(0.02)
+    before = {nickname() for _ in range(50)}  # both workers answer, and keep the answer
+    changed = post(server, "modifyBasicInfo", mine, nickname="Ally", captcha=PASSED)
+    assert code(changed) == (200, 0)
+    changed_at = time.monotonic()
+    while nickname() != "Ally" and time.monotonic() - changed_at < 10:
+        time.sleep(0.02)
+
+    assert before == {"alice"}
+    assert {nickname() for _ in range(50)} == {"Ally"}
