@@ -76,7 +76,7 @@ def create_app(container: Container) -> falcon.App:
         RequestContext(),
         BodyLimit(container.settings.max_body_bytes),
         Parameters(),
-        Callers(container.cache, container.token_rates),
+        Callers(container.caller_reads, container.token_rates),
         ReadYourWrites(container),
         tokens.TokenResponses(),
     ]

@@ -10,7 +10,9 @@ A resource declares the caller it needs, as it declares its parameters:
 
 A token that a strict need accepts counts against its client's and its own request rates
 (upare/rate_limits.py `TokenRates`): past either, 201204 (HTTP 429) with `Retry-After`. On
-Redis one round trip reads the token and counts it (`TokenRates.read_and_wait`).
+Redis, sessions, tokens and last writes are read through the keys the process keeps
+(upare/tracked.py) and tokens counted by leased units (`Leases`): most requests make no round
+trip.
 
 Credentials: `Authorization: Bearer <token>`, else the `access_token` parameter, else the `sid`
 cookie. A strict check answers 201201 for an unknown token, 201203 for an expired or revoked
@@ -33,7 +35,7 @@ import falcon
 from domain.errors import UpareError
 from domain.keys import digest
 from upare import sessions
-from upare.cache import Cache
+from upare.cache import Reads
 from upare.rate_limits import TokenRates
 
 log = logging.getLogger(__name__)
@@ -123,21 +125,22 @@ def give_session(resp: falcon.Response, sid: str, seconds: int, secure: bool) ->
     )
 
 
-def resolve(cache: Cache, kind: str, secret: str) -> Caller:
+def resolve(cache: Reads, kind: str, secret: str) -> Caller:
     """Return the caller these credentials stand for; refuse an unknown or spent token.
 
     One cache round trip reads the session or token and the caller's last write."""
-    state, written = sessions.read_caller(cache, kind, secret)
+    key = digest(secret)
+    state, written = sessions.read_caller(cache, kind, key)
     if kind == "token":
-        return token_caller(secret, state, written)
+        return token_caller(key, state, written)
     if state is None:
         return ANONYMOUS
-    return Caller(uid=state.get("uid"), kind="session", key=digest(secret), last_write=written)
+    return Caller(uid=state.get("uid"), kind="session", key=key, last_write=written)
 
 
-def token_caller(token: str, state: dict[str, Any] | None, written: int) -> Caller:
-    """Return the caller of this access token from its state; 201201 when it has none (an
-    unknown token), 201203 when it is revoked or expired."""
+def token_caller(key: str, state: dict[str, Any] | None, written: int) -> Caller:
+    """Return the caller of the access token of this digest from its state; 201201 when it has
+    none (an unknown token), 201203 when it is revoked or expired."""
     if state is None:
         raise UpareError(201201)
     if not sessions.live(state, time.time()):
@@ -147,7 +150,7 @@ def token_caller(token: str, state: dict[str, Any] | None, written: int) -> Call
         kind="token",
         client_id=state["client_id"],
         scopes=frozenset(state["scopes"]),
-        key=digest(token),
+        key=key,
         last_write=written,
     )
 
@@ -155,7 +158,7 @@ def token_caller(token: str, state: dict[str, Any] | None, written: int) -> Call
 class Callers:
     """Resolve the caller each resource needs, before its responder; refuse the wrong one."""
 
-    def __init__(self, cache: Cache, rates: TokenRates) -> None:
+    def __init__(self, cache: Reads, rates: TokenRates) -> None:
         self.cache = cache
         self.rates = rates
 
@@ -180,10 +183,11 @@ class Callers:
             return ANONYMOUS
 
     def counted(self, token: str) -> Caller:
-        """Resolve an access token and count its request (on Redis in one round trip); 201204
-        with Retry-After past its client's or its own rate."""
-        state, written, seconds = self.rates.read_and_wait(token)
-        caller = token_caller(token, state, written)
+        """Resolve an access token and count its request; 201204 with Retry-After past its
+        client's or its own rate. An unknown or spent token is not counted."""
+        caller = resolve(self.cache, "token", token)
+        assert caller.client_id is not None and caller.key is not None
+        seconds = self.rates.wait(caller.client_id, caller.key)
         if seconds is not None:
             raise UpareError(201204, headers={"Retry-After": str(seconds)})
         return caller

@@ -16,11 +16,12 @@ from projections.base import Projection
 from projections.database import ReadDB, Wakeup
 from projections.events import EventLog
 from projections.read_cache import ReadCache
-from upare import store_schema
-from upare.cache import Cache, RedisCache, SqliteCache
+from upare import sessions, store_schema
+from upare.cache import Cache, Reads, RedisCache, SqliteCache
 from upare.rate_limits import RateLimits, TokenRates
 from upare.settings import Settings
 from upare.store import build_app
+from upare.tracked import TrackedKeys
 from workers.mailer import Mailer
 
 
@@ -79,6 +80,14 @@ class Container:
     def reads(self) -> ReadCache:
         """The read models as queries read them when they need no given position."""
         return ReadCache(self.db, self.wakeup)
+
+    @cached_property
+    def caller_reads(self) -> Reads:
+        """Where callers' sessions and last writes are read: on Redis, kept in the process
+        while Redis tracks them unchanged (upare/tracked.py); else the cache itself."""
+        if isinstance(self.cache, RedisCache):
+            return TrackedKeys(self.cache, sessions.KEPT)
+        return self.cache
 
     @cached_property
     def bus(self) -> Bus:

@@ -20,6 +20,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 
+class Reads(Protocol):
+    """What reads several keys at once: a cache, or the keys it keeps in the process
+    (upare/tracked.py)."""
+
+    def get_many(self, *keys: str) -> list[bytes | None]: ...
+
+
 class Cache(Protocol):
     def get(self, key: str) -> bytes | None: ...
     def get_many(self, *keys: str) -> list[bytes | None]: ...

@@ -3,29 +3,25 @@ windows.
 
 On Redis they use `limits`' own Redis storage, under the cache's prefix; on the embedded
 default, `CacheStorage` keeps `limits`' counters in the SQLite cache (its `incr` is atomic
-across processes). On Redis, a token request is read and counted in one script
-(`READ_COUNTING`), in `limits`' own keys, so that `limits` tells its wait and clears it.
+across processes). On Redis, token requests are counted by leases of units (`Leases`), in
+`limits`' own keys, so that `limits` tells their wait and clears them.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
+import threading
 import time
-from typing import Any
 
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute, parse
 from limits.storage import RedisStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
 
-from domain.keys import digest
-from upare import sessions
 from upare.cache import Cache, RedisCache
 
 LOGIN_FAILURES = RateLimitItemPerMinute(5, 15)  # per account and per client address
 CODE_SENDS = RateLimitItemPerDay(10)  # per medium (an address or a number)
-MARK = "{id}"  # where a token's window keys take its client_id or digest (TokenRates)
 # count one event in each of KEYS, whose window (ARGV, seconds) starts at its first count
 COUNT = """
 local counts = {}
@@ -35,29 +31,19 @@ for i, key in ipairs(KEYS) do
 end
 return counts
 """
-# Read an OAuth token's state and its caller's last write (KEYS[1], KEYS[2]) and, when the
-# token is live at ARGV[1] (neither revoked nor expired), count one request as COUNT does in
-# its client's window (key ARGV[2] .. client_id .. ARGV[3], ARGV[4] seconds) and in its own
-# (KEYS[3], ARGV[5] seconds). The client's key is known only from the state: a key the script
-# is not given, which one Redis server allows (a cluster would not).
-READ_COUNTING = """
-local state = redis.call('GET', KEYS[1])
-local written = redis.call('GET', KEYS[2])
-if not state then
-    return {false, written}
-end
-local token = cjson.decode(state)
-if token.revoked or token.expires_at <= tonumber(ARGV[1]) then
-    return {state, written}
-end
-local reply = {state, written}
-local windows = {{ARGV[2] .. token.client_id .. ARGV[3], ARGV[4]}, {KEYS[3], ARGV[5]}}
-for i, window in ipairs(windows) do
-    reply[i + 2] = redis.call('INCR', window[1])
-    redis.call('EXPIRE', window[1], window[2], 'NX')
+# Lease units of fixed windows (`Leases`): add ARGV[2i - 1] to the count of KEYS[i],
+# whose window (ARGV[2i] seconds) starts at its first count; reply each count and the
+# milliseconds left of its window.
+LEASE = """
+local reply = {}
+for i, key in ipairs(KEYS) do
+    reply[2 * i - 1] = redis.call('INCRBY', key, ARGV[2 * i - 1])
+    redis.call('EXPIRE', key, ARGV[2 * i], 'NX')
+    reply[2 * i] = redis.call('PTTL', key)
 end
 return reply
 """
+MOST_LEASED = 64  # units a process may take of a window at once (`Leases`)
 
 
 class CacheStorage(Storage):
@@ -150,6 +136,61 @@ class RateLimits:
         return [int(count) for count in self.count(keys, expiries)]
 
 
+class Leases:
+    """Count events against fixed windows on Redis, taking units ahead (`wait`).
+
+    A count on Redis cost a round trip for each token request: most of its cost (README,
+    round nine). Instead a process takes a lease of units from a window's count (`LEASE`) and
+    spends them in memory, one for each event, until they run out or the window ends. So Redis's
+    count runs ahead of the events:
+    - a window never lets more events through than its limit;
+    - it may refuse early, by the units that other processes hold unspent.
+    The first lease in a window is 1 unit. Each later lease is a sixteenth of what the window
+    had left at the last one, at most `MOST_LEASED`. A small limit, or one nearly reached, is
+    therefore counted one event at a time, as exactly as before.
+    """
+
+    def __init__(self, limits: RateLimits) -> None:
+        assert limits.redis is not None
+        self.storage = limits.limiter.storage
+        self.lease = limits.redis.script(LEASE)
+        self._lock = threading.Lock()
+        # a window's key: (units held, when its window ends on time.monotonic, the next lease)
+        self._held: dict[str, tuple[int, float, int]] = {}
+
+    def wait(self, *hits: tuple[RateLimitItem, tuple[str, ...]]) -> int | None:
+        """Count one event against each (limit, identifiers), as `RateLimits.wait` does."""
+        assert isinstance(self.storage, RedisStorage)
+        keys = [self.storage.prefixed_key(item.key_for(*ids)) for item, ids in hits]
+        now = time.monotonic()
+        wanted = []  # (limit, key, units) of the windows without a unit held
+        with self._lock:
+            for (item, _), key in zip(hits, keys, strict=True):
+                units, ends, lease = self._held.get(key, (0, now, 1))
+                if units and ends > now:
+                    self._held[key] = (units - 1, ends, lease)
+                else:
+                    wanted.append((item, key, lease if ends > now else 1))
+        if not wanted:
+            return None
+        args = [arg for item, _, units in wanted for arg in (units, item.get_expiry())]
+        reply = self.lease([key for _, key, _ in wanted], args)
+        waits = []
+        with self._lock:
+            for (item, key, units), count, left_ms in zip(
+                wanted, reply[::2], reply[1::2], strict=True
+            ):
+                granted = min(units, max(0, item.amount - (count - units)))
+                ends = now + left_ms / 1000
+                lease = max(1, min(MOST_LEASED, (item.amount - count) // 16))
+                if granted:
+                    held, held_ends, _ = self._held.get(key, (0, ends, lease))
+                    self._held[key] = (granted - 1 + (held if held_ends > now else 0), ends, lease)
+                else:
+                    waits.append(max(1, math.ceil(left_ms / 1000)))
+        return max(waits) if waits else None
+
+
 class TokenRates:
     """The request rates of OAuth token callers: per client and per access token
     (UPARE_OAUTH_CLIENT_RATE, UPARE_OAUTH_TOKEN_RATE, in `limits`' notation)."""
@@ -158,20 +199,7 @@ class TokenRates:
         self.limits = limits
         self.per_client = parse(client_rate)
         self.per_token = parse(token_rate)
-        self.read_counting = None
-        if limits.redis is not None:
-            self.read_counting = limits.redis.script(READ_COUNTING)
-            storage = limits.limiter.storage
-            assert isinstance(storage, RedisStorage)
-            # each window's key on either side of its identifier, as `limits` makes it
-            self.client_window, self.token_window = (
-                storage.prefixed_key(item.key_for(name, MARK)).split(MARK)
-                for item, name in (
-                    (self.per_client, "oauth-client"),
-                    (self.per_token, "oauth-token"),
-                )
-            )
-            self.expiries = [self.per_client.get_expiry(), self.per_token.get_expiry()]
+        self.leases = Leases(limits) if limits.redis is not None else None
 
     def hits(
         self, client_id: str, token_key: str
@@ -185,32 +213,6 @@ class TokenRates:
 
     def wait(self, client_id: str, token_key: str) -> int | None:
         """Count one request of this token of this client; return the seconds to wait when
-        it went over a limit, else None."""
-        return self.limits.wait(*self.hits(client_id, token_key))
-
-    def read_and_wait(self, token: str) -> tuple[dict[str, Any] | None, int, int | None]:
-        """Return an access token's state and its caller's last write (as
-        `sessions.read_caller` does) and, when the token is live, count its request as `wait`
-        does: the seconds to wait past a limit, else None.
-
-        On Redis one round trip does it all (READ_COUNTING), where reading then counting took
-        two. On the embedded cache, it reads, then counts."""
-        if self.read_counting is None:
-            state, written = sessions.read_caller(self.limits.cache, "token", token)
-            if state is None or not sessions.live(state, time.time()):
-                return state, written, None
-            return state, written, self.wait(state["client_id"], digest(token))
-        redis, key = self.limits.redis, digest(token)
-        assert redis is not None
-        keys = [
-            redis.prefix + sessions.token_key(token),
-            redis.prefix + sessions.last_write_key(key),
-            key.join(self.token_window),
-        ]
-        reply = self.read_counting(keys, [time.time(), *self.client_window, *self.expiries])
-        state = None if reply[0] is None else json.loads(reply[0])
-        written = int(reply[1] or 0)
-        if state is None or len(reply) == 2:  # unknown, revoked or expired: not counted
-            return state, written, None
-        counts = [int(count) for count in reply[2:]]
-        return state, written, self.limits.over(self.hits(state["client_id"], key), counts)
+        it went over a limit, else None. On Redis units are leased ahead (`Leases`)."""
+        hits = self.hits(client_id, token_key)
+        return self.leases.wait(*hits) if self.leases else self.limits.wait(*hits)

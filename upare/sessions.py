@@ -14,8 +14,8 @@
   so that deleting the client ends them at once.
 - `ryw:<sha256 hex of a session's or a token's secret>` holds the position of the caller's
   last write (read-your-writes, api/freshness.py); `read_caller` reads it with the session
-  or token, in one round trip (for a token that a strict need counts, on Redis,
-  upare/rate_limits.py `READ_COUNTING` reads both and counts in that one round trip).
+  or token, in one round trip (on Redis, an API process keeps `session:`, `token:` and `ryw:`
+  keys while Redis tracks them unchanged: upare/tracked.py).
 
 Only hashes are keys (CONTRACT 11). Login and OAuth write these keys; the API's callers
 middleware (api/callers.py) reads them here. A cache that cannot answer raises one of
@@ -32,24 +32,26 @@ from typing import Any
 import redis
 
 from domain.keys import digest, new_secret
-from upare.cache import Cache
+from upare.cache import Cache, Reads
 
 CACHE_FAILURES = (redis.RedisError, sqlite3.Error)
+SESSION, TOKEN, LAST_WRITE = "session:", "token:", "ryw:"  # the prefixes of their keys
+KEPT = (SESSION, TOKEN, LAST_WRITE)  # what an API process keeps while Redis tracks it
 DAY = 24 * 3600
 REMEMBERED = 30 * DAY  # a session of `login` with `remember`; else a DAY
 
 
 def session_key(secret: str) -> str:
-    return "session:" + digest(secret)
+    return SESSION + digest(secret)
 
 
 def token_key(secret: str) -> str:
-    return "token:" + digest(secret)
+    return TOKEN + digest(secret)
 
 
 def last_write_key(identity: str) -> str:
     """Return the key of the last write of the caller of this identity (its secret's digest)."""
-    return "ryw:" + identity
+    return LAST_WRITE + identity
 
 
 def user_sessions_key(uid: int) -> str:
@@ -79,11 +81,12 @@ def read_token(cache: Cache, token: str) -> dict[str, Any] | None:
     return _read(cache, token_key(token))
 
 
-def read_caller(cache: Cache, kind: str, secret: str) -> tuple[dict[str, Any] | None, int]:
-    """Return the state of this session or token ("session", "token") and the position of its
-    caller's last write (0: none known), read together in one round trip."""
-    key = session_key(secret) if kind == "session" else token_key(secret)
-    state, written = cache.get_many(key, last_write_key(digest(secret)))
+def read_caller(cache: Reads, kind: str, identity: str) -> tuple[dict[str, Any] | None, int]:
+    """Return the state of the session or token ("session", "token") whose secret's digest is
+    `identity`, and the position of its caller's last write (0: none known), read together in
+    one round trip."""
+    key = (SESSION if kind == "session" else TOKEN) + identity
+    state, written = cache.get_many(key, last_write_key(identity))
     return (None if state is None else json.loads(state)), int(written or 0)
 
 
@@ -113,7 +116,7 @@ def end_other_sessions(cache: Cache, uid: int, keep: str | None) -> None:
     """End every session of this user but the one whose identity is `keep`."""
     key = user_sessions_key(uid)
     for member in cache.members(key) - {keep}:
-        cache.delete("session:" + member)
+        cache.delete(SESSION + member)
         cache.leave(key, member)
 
 
@@ -136,14 +139,14 @@ def cache_token(
         "authorization": authorization,
     }
     ttl = max(expires_at - time.time(), 1.0)
-    cache.set("token:" + access_digest, json.dumps(state).encode(), ttl)
+    cache.set(TOKEN + access_digest, json.dumps(state).encode(), ttl)
     cache.join(user_tokens_key(uid), f"{client_id} {access_digest}", ttl)
     cache.join(client_tokens_key(client_id), access_digest, ttl)
 
 
 def revoke_token(cache: Cache, access_digest: str) -> None:
     """End one access token now: it answers 201203 until it would have expired."""
-    key = "token:" + access_digest
+    key = TOKEN + access_digest
     value = cache.get(key)
     if value is None:
         return

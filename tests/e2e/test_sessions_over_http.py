@@ -138,3 +138,17 @@ def test_production_refuses_to_start_in_test_mode(tmp_path):
     )
     assert run.returncode != 0
     assert "UPARE_CAPTCHA_TEST_MODE must not be on when UPARE_ENV=production" in run.stderr
+
+
+def test_a_logout_ends_the_session_on_every_worker_at_once(server):
+    register(server, ALICE)
+    sid = login(server).cookies["sid"]
+
+    def info() -> int:  # a new connection each time: either worker may answer
+        answer = requests.post(f"{server}/api/User/info", cookies={"sid": sid}, timeout=10)
+        return answer.status_code
+
+    assert {info() for _ in range(40)} == {200}  # both workers keep the session (on Redis)
+    out = requests.post(f"{server}/api/User/logout", cookies={"sid": sid}, timeout=10)
+    assert out.json()["error_code"] == 0
+    assert {info() for _ in range(40)} == {401}
