@@ -141,11 +141,13 @@ def test_production_refuses_to_start_in_test_mode(tmp_path):
 
 
 def test_a_logout_ends_the_session_on_every_worker_at_once(server):
-    register(server, ALICE)
+    seen = {"min_position": register(server, ALICE)["position"]}
     sid = login(server).cookies["sid"]
 
     def info() -> int:  # a new connection each time: either worker may answer
-        answer = requests.post(f"{server}/api/User/info", cookies={"sid": sid}, timeout=10)
+        answer = requests.post(
+            f"{server}/api/User/info", data=seen, cookies={"sid": sid}, timeout=10
+        )
         return answer.status_code
 
     assert {info() for _ in range(40)} == {200}  # both workers keep the session (on Redis)
