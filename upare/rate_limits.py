@@ -43,6 +43,7 @@ for i, key in ipairs(KEYS) do
 end
 return reply
 """
+MARK = "\0"  # where a window's key takes its identifier (`Leases.around`)
 MOST_LEASED = 64  # units a process may take of a window at once (`Leases`)
 
 
@@ -150,22 +151,32 @@ class Leases:
     therefore counted one event at a time, as exactly as before.
     """
 
-    def __init__(self, limits: RateLimits) -> None:
-        assert limits.redis is not None
+    def __init__(self, limits: RateLimits, size: int = 100_000) -> None:
+        assert limits.redis is not None and isinstance(limits.limiter.storage, RedisStorage)
         self.storage = limits.limiter.storage
         self.lease = limits.redis.script(LEASE)
+        self.size = size
         self._lock = threading.Lock()
         # a window's key: (units held, when its window ends on time.monotonic, the next lease)
         self._held: dict[str, tuple[int, float, int]] = {}
 
-    def wait(self, *hits: tuple[RateLimitItem, tuple[str, ...]]) -> int | None:
-        """Count one event against each (limit, identifiers), as `RateLimits.wait` does."""
-        assert isinstance(self.storage, RedisStorage)
-        keys = [self.storage.prefixed_key(item.key_for(*ids)) for item, ids in hits]
+    def around(self, item: RateLimitItem, name: str) -> tuple[str, str]:
+        """Return what comes before and after the identifier in the key of this limit's
+        window for `name`, as `limits` makes it: the key, without building it every event."""
+        before, _, after = self.storage.prefixed_key(item.key_for(name, MARK)).partition(MARK)
+        return before, after
+
+    def wait(self, *windows: tuple[RateLimitItem, str]) -> int | None:
+        """Count one event against each (limit, its window's key), as `RateLimits.wait`
+        does; return the seconds until every window it went over allows again, or None."""
         now = time.monotonic()
         wanted = []  # (limit, key, units) of the windows without a unit held
         with self._lock:
-            for (item, _), key in zip(hits, keys, strict=True):
+            if len(self._held) >= self.size:  # forget the windows that ended; else all
+                self._held = {key: held for key, held in self._held.items() if held[1] > now}
+                if len(self._held) >= self.size:
+                    self._held.clear()  # the units held are lost: windows refuse early
+            for item, key in windows:
                 units, ends, lease = self._held.get(key, (0, now, 1))
                 if units and ends > now:
                     self._held[key] = (units - 1, ends, lease)
@@ -199,7 +210,13 @@ class TokenRates:
         self.limits = limits
         self.per_client = parse(client_rate)
         self.per_token = parse(token_rate)
-        self.leases = Leases(limits) if limits.redis is not None else None
+        self.leases = None
+        if limits.redis is not None:
+            self.leases = Leases(limits)
+            self.windows = (
+                self.leases.around(self.per_client, "oauth-client"),
+                self.leases.around(self.per_token, "oauth-token"),
+            )
 
     def hits(
         self, client_id: str, token_key: str
@@ -214,5 +231,10 @@ class TokenRates:
     def wait(self, client_id: str, token_key: str) -> int | None:
         """Count one request of this token of this client; return the seconds to wait when
         it went over a limit, else None. On Redis units are leased ahead (`Leases`)."""
-        hits = self.hits(client_id, token_key)
-        return self.leases.wait(*hits) if self.leases else self.limits.wait(*hits)
+        if self.leases is None:
+            return self.limits.wait(*self.hits(client_id, token_key))
+        client, token = self.windows
+        return self.leases.wait(
+            (self.per_client, client_id.join(client)),
+            (self.per_token, token_key.join(token)),
+        )

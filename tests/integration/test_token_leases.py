@@ -15,9 +15,9 @@ from upare.rate_limits import Leases, RateLimits
 pytestmark = pytest.mark.redis
 
 
-def process(redis_url: str, prefix: str) -> Leases:
+def process(redis_url: str, prefix: str, size: int = 100_000) -> Leases:
     """The leases of one API process; its round trips to Redis counted in `.trips`."""
-    leases = Leases(RateLimits(RedisCache(redis_url, prefix)))
+    leases = Leases(RateLimits(RedisCache(redis_url, prefix)), size)
     leases.trips = 0
     lease = leases.lease
 
@@ -29,13 +29,17 @@ def process(redis_url: str, prefix: str) -> Leases:
     return leases
 
 
+def window(leases: Leases, limit, identity: str = "t") -> tuple:
+    return limit, identity.join(leases.around(limit, "oauth-token"))
+
+
 def test_processes_racing_never_pass_more_than_the_limit_and_seldom_ask_redis(redis_url):
     prefix, limit = f"test-{uuid.uuid4().hex}:", parse("1000/minute")
     processes = [process(redis_url, prefix) for _ in range(2)]
 
     def requests(leases: Leases) -> int:
         passed = 0
-        while leases.wait((limit, ("oauth-token", "t"))) is None:
+        while leases.wait(window(leases, limit)) is None:
             passed += 1
         return passed
 
@@ -49,7 +53,7 @@ def test_processes_racing_never_pass_more_than_the_limit_and_seldom_ask_redis(re
 def test_a_small_limit_is_counted_request_by_request(redis_url):
     prefix, limit = f"test-{uuid.uuid4().hex}:", parse("3/minute")
     ours, theirs = process(redis_url, prefix), process(redis_url, prefix)
-    hit = (limit, ("oauth-token", "t"))
+    hit = window(ours, limit)
 
     assert [ours.wait(hit), theirs.wait(hit), ours.wait(hit)] == [None] * 3
     assert 59 <= theirs.wait(hit) <= 60
@@ -58,7 +62,7 @@ def test_a_small_limit_is_counted_request_by_request(redis_url):
 
 def test_units_held_end_with_their_window(redis_url):
     leases = process(redis_url, f"test-{uuid.uuid4().hex}:")
-    hit = (parse("1000/second"), ("oauth-token", "t"))
+    hit = window(leases, parse("1000/second"))
     for _ in range(3):  # the second lease takes 62 units
         assert leases.wait(hit) is None
     assert leases.trips == 2
@@ -66,3 +70,12 @@ def test_units_held_end_with_their_window(redis_url):
     trips = leases.trips
     assert leases.wait(hit) is None
     assert leases.trips == trips + 1  # a new window: its first unit asked of Redis
+
+
+def test_the_windows_held_stay_few_however_many_tokens_come_and_go(redis_url):
+    leases = process(redis_url, f"test-{uuid.uuid4().hex}:", size=10)
+    limit = parse("1000/second")
+    for number in range(30):
+        assert leases.wait(window(leases, limit, f"t{number}")) is None
+        time.sleep(0.04)  # a window ends every 25 tokens
+    assert len(leases._held) <= 10
