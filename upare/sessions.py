@@ -24,11 +24,11 @@ middleware (api/callers.py) reads them here. A cache that cannot answer raises o
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from typing import Any
 
+import orjson
 import redis
 
 from domain.keys import digest, new_secret
@@ -68,7 +68,7 @@ def client_tokens_key(client_id: str) -> str:
 
 def _read(cache: Cache, key: str) -> dict[str, Any] | None:
     value = cache.get(key)
-    return None if value is None else json.loads(value)
+    return None if value is None else orjson.loads(value)
 
 
 def read_session(cache: Cache, sid: str) -> dict[str, Any] | None:
@@ -87,7 +87,7 @@ def read_caller(cache: Reads, kind: str, identity: str) -> tuple[dict[str, Any] 
     one round trip."""
     key = (SESSION if kind == "session" else TOKEN) + identity
     state, written = cache.get_many(key, last_write_key(identity))
-    return (None if state is None else json.loads(state)), int(written or 0)
+    return (None if state is None else orjson.loads(state)), int(written or 0)
 
 
 def live(token: dict[str, Any], now: float) -> bool:
@@ -98,7 +98,7 @@ def live(token: dict[str, Any], now: float) -> bool:
 def open_session(cache: Cache, uid: int | None, ttl_seconds: int = DAY) -> str:
     """Start a session (anonymous when `uid` is None) and return its new `sid`."""
     sid = new_secret()
-    cache.set(session_key(sid), json.dumps({"uid": uid}).encode(), ttl_seconds)
+    cache.set(session_key(sid), orjson.dumps({"uid": uid}), ttl_seconds)
     if uid is not None:
         cache.join(user_sessions_key(uid), digest(sid), ttl_seconds)
     return sid
@@ -139,7 +139,7 @@ def cache_token(
         "authorization": authorization,
     }
     ttl = max(expires_at - time.time(), 1.0)
-    cache.set(TOKEN + access_digest, json.dumps(state).encode(), ttl)
+    cache.set(TOKEN + access_digest, orjson.dumps(state), ttl)
     cache.join(user_tokens_key(uid), f"{client_id} {access_digest}", ttl)
     cache.join(client_tokens_key(client_id), access_digest, ttl)
 
@@ -150,10 +150,10 @@ def revoke_token(cache: Cache, access_digest: str) -> None:
     value = cache.get(key)
     if value is None:
         return
-    state = json.loads(value)
+    state = orjson.loads(value)
     ttl = state["expires_at"] - time.time()
     if ttl > 0:
-        cache.set(key, json.dumps({**state, "revoked": True}).encode(), ttl)
+        cache.set(key, orjson.dumps({**state, "revoked": True}), ttl)
     cache.leave(user_tokens_key(state["uid"]), f"{state['client_id']} {access_digest}")
     cache.leave(client_tokens_key(state["client_id"]), access_digest)
 
