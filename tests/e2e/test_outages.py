@@ -176,6 +176,9 @@ def test_with_redis_down_a_stored_write_is_answered_as_stored_and_sessions_fail_
     sid = f"sid-{uuid.uuid4().hex}"
     open_session(RedisCache(redis_url, redis_prefix), sid, 10001)
     cookies = {"sid": sid}
+    for _ in range(20):  # new connections: both workers read the session, and keep it
+        kept = requests.post(f"{server}/api/User/info", cookies=cookies, timeout=30)
+        assert kept.json()["error_code"] == 202001  # a session of a user not stored
     with stopped("redis"):
         answer = requests.post(
             f"{server}/api/User/register",
