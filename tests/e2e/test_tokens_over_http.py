@@ -1,6 +1,7 @@
 """The token endpoint over HTTP, against a real `upare serve` on PostgreSQL and Redis: of 20
 concurrent exchanges of one code exactly one gets a token (the Authorization's version is the
-lock), and the others, being replays, revoke it."""
+lock), and the others, being replays, revoke it; a deleted token ends on every worker at once,
+however long the workers kept it."""
 
 from __future__ import annotations
 
@@ -57,3 +58,30 @@ def test_twenty_concurrent_exchanges_of_one_code_give_exactly_one_token(settings
     bearer = {"Authorization": f"Bearer {winner['access_token']}"}
     used = session.post(f"{server}/api/user/logout", headers=bearer, timeout=10).json()
     assert used["error_code"] == 201203  # the replays revoked what the code gave
+
+
+@pytest.mark.parametrize("settings", ["postgres+redis"], indirect=True)
+def test_a_deleted_token_ends_on_every_worker_at_once(settings, server):
+    with bootstrap(settings) as container:
+        uid = container.bus.execute(
+            RegisterUser(username="alice", password="correct horse", email="a@example.com")
+        ).fields["uid"]
+        client_id, secret = create_client(container)
+        code = issue_code(container.app, uid, client_id)
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    headers = {"Authorization": basic(client_id, secret)}
+    token = requests.post(
+        f"{server}/api/oauth/accesstoken", data=form, headers=headers, timeout=30
+    ).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+
+    def info() -> int:  # a new connection each time: either worker may answer
+        answer = requests.post(
+            f"{server}/api/user/info", data={"uid": uid}, headers=bearer, timeout=10
+        )
+        return answer.json()["error_code"]
+
+    assert {info() for _ in range(40)} <= {0, 202001}  # both workers keep the token
+    deleted = requests.post(f"{server}/api/oauth/delete", headers=bearer, timeout=10).json()
+    assert deleted["error_code"] == 0
+    assert {info() for _ in range(40)} == {201203}
