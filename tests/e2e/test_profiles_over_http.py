@@ -146,3 +146,19 @@ def test_other_readers_see_a_new_nickname_soon_however_often_they_read_the_old(s
 
     assert before == {"alice"}
     assert {nickname() for _ in range(50)} == {"Ally"}
+
+
+def test_a_writer_reads_each_of_its_writes_on_whichever_worker_answers(server, cache):
+    alice = register(server, "alice")
+    mine = sessions.open_session(cache, alice)
+    deadline = time.monotonic() + 10
+    while code(post(server, "info", mine)) != (200, 0) and time.monotonic() < deadline:
+        time.sleep(0.02)  # until it is projected
+
+    for number in range(5):
+        for _ in range(10):  # new connections: both workers keep the session and its last write
+            post(server, "info", mine)
+        changed = post(server, "modifyBasicInfo", mine, nickname=f"Ally{number}", captcha=PASSED)
+        assert code(changed) == (200, 0)
+        seen = {post(server, "info", mine).json()["user"]["nickname"] for _ in range(10)}
+        assert seen == {f"Ally{number}"}  # no min_position: the session's last write
