@@ -25,8 +25,9 @@ def server_env(settings) -> dict[str, str]:
     return backends.server_env(settings)  # the server reads the test's Redis keys
 
 
-@pytest.mark.parametrize("settings", ["postgres+redis"], indirect=True)
-def test_twenty_concurrent_exchanges_of_one_code_give_exactly_one_token(settings, server):
+def alices_code(settings) -> tuple[int, str, str, dict[str, str]]:
+    """Register alice and a client; return her uid, the client's id and secret, and the form
+    that exchanges a code she gave it."""
     with bootstrap(settings) as container:
         uid = container.bus.execute(
             RegisterUser(username="alice", password="correct horse", email="a@example.com")
@@ -34,7 +35,21 @@ def test_twenty_concurrent_exchanges_of_one_code_give_exactly_one_token(settings
         client_id, secret = create_client(container)
         assert secret is not None
         code = issue_code(container.app, uid, client_id)
-    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    return (
+        uid,
+        client_id,
+        secret,
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+        },
+    )
+
+
+@pytest.mark.parametrize("settings", ["postgres+redis"], indirect=True)
+def test_twenty_concurrent_exchanges_of_one_code_give_exactly_one_token(settings, server):
+    _, client_id, secret, form = alices_code(settings)
     start = threading.Barrier(EXCHANGES)
     session = requests.Session()
 
@@ -62,13 +77,7 @@ def test_twenty_concurrent_exchanges_of_one_code_give_exactly_one_token(settings
 
 @pytest.mark.parametrize("settings", ["postgres+redis"], indirect=True)
 def test_a_deleted_token_ends_on_every_worker_at_once(settings, server):
-    with bootstrap(settings) as container:
-        uid = container.bus.execute(
-            RegisterUser(username="alice", password="correct horse", email="a@example.com")
-        ).fields["uid"]
-        client_id, secret = create_client(container)
-        code = issue_code(container.app, uid, client_id)
-    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    uid, client_id, secret, form = alices_code(settings)
     headers = {"Authorization": basic(client_id, secret)}
     token = requests.post(
         f"{server}/api/oauth/accesstoken", data=form, headers=headers, timeout=30
