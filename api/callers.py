@@ -128,7 +128,8 @@ def give_session(resp: falcon.Response, sid: str, seconds: int, secure: bool) ->
 def resolve(cache: Reads, kind: str, secret: str) -> Caller:
     """Return the caller these credentials stand for; refuse an unknown or spent token.
 
-    One cache round trip reads the session or token and the caller's last write."""
+    One read of the cache (answered from the process's memory while Redis tracks the keys
+    unchanged) gets the session or token and the caller's last write."""
     key = digest(secret)
     state, written = sessions.read_caller(cache, kind, key)
     if kind == "token":

@@ -83,8 +83,8 @@ class Container:
 
     @cached_property
     def caller_reads(self) -> Reads:
-        """Where callers' sessions and last writes are read: on Redis, kept in the process
-        while Redis tracks them unchanged (upare/tracked.py); else the cache itself."""
+        """Where callers' sessions, tokens and last writes are read: on Redis, kept in the
+        process while Redis tracks them unchanged (upare/tracked.py); else the cache itself."""
         if isinstance(self.cache, RedisCache):
             return TrackedKeys(self.cache, sessions.KEPT)
         return self.cache
