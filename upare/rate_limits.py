@@ -22,15 +22,6 @@ from upare.cache import Cache, RedisCache
 
 LOGIN_FAILURES = RateLimitItemPerMinute(5, 15)  # per account and per client address
 CODE_SENDS = RateLimitItemPerDay(10)  # per medium (an address or a number)
-# count one event in each of KEYS, whose window (ARGV, seconds) starts at its first count
-COUNT = """
-local counts = {}
-for i, key in ipairs(KEYS) do
-    counts[i] = redis.call('INCR', key)
-    redis.call('EXPIRE', key, ARGV[i], 'NX')
-end
-return counts
-"""
 # Lease units of fixed windows (`Leases`): add ARGV[2i - 1] to the count of KEYS[i],
 # whose window (ARGV[2i] seconds) starts at its first count; reply each count and the
 # milliseconds left of its window.
@@ -92,7 +83,6 @@ class RateLimits:
         storage: Storage = CacheStorage(cache)
         if self.redis is not None:
             storage = RedisStorage(self.redis.url, key_prefix=self.redis.prefix + "LIMITS")
-            self.count = self.redis.script(COUNT)
         self.limiter = FixedWindowRateLimiter(storage)
 
     def hit(self, item: RateLimitItem, *identifiers: str) -> bool:
@@ -110,31 +100,18 @@ class RateLimits:
         self.limiter.clear(item, *identifiers)
 
     def wait(self, *hits: tuple[RateLimitItem, tuple[str, ...]]) -> int | None:
-        """Count one event against each (limit, identifiers); return the seconds until every
-        limit it went over allows again, or None when it went over none."""
-        return self.over(hits, self._count(hits))
-
-    def over(
-        self, hits: tuple[tuple[RateLimitItem, tuple[str, ...]], ...], counts: list[int]
-    ) -> int | None:
-        """Return the seconds until every limit these counts went over allows again, or None
-        when they went over none."""
-        over = [hit for hit, count in zip(hits, counts, strict=True) if count > hit[0].amount]
+        """Count one event against each (limit, identifiers) as `FixedWindowRateLimiter.hit`
+        does (the same keys; the window starts at the first count); return the seconds until
+        every limit it went over allows again, or None when it went over none. (On Redis,
+        token requests are counted by `Leases` instead.)"""
+        storage = self.limiter.storage
+        over = [
+            (item, ids)
+            for item, ids in hits
+            if storage.incr(item.key_for(*ids), item.get_expiry()) > item.amount
+        ]
         waits = [self.retry_after(item, *ids) or 1 for item, ids in over]
         return max(waits) if waits else None
-
-    def _count(self, hits: tuple[tuple[RateLimitItem, tuple[str, ...]], ...]) -> list[int]:
-        """Count one event against each limit as `FixedWindowRateLimiter.hit` does (the same
-        keys; the window starts at the first count), on Redis in one command for them all
-        (`COUNT`: INCR and EXPIRE NX of each key), where `limits` would run a script per
-        limit. One command, not a pipeline of four: redis-py spends more time packing
-        commands than Redis running them."""
-        storage = self.limiter.storage
-        if not isinstance(storage, RedisStorage):
-            return [storage.incr(item.key_for(*ids), item.get_expiry()) for item, ids in hits]
-        keys = [storage.prefixed_key(item.key_for(*ids)) for item, ids in hits]
-        expiries = [item.get_expiry() for item, _ in hits]
-        return [int(count) for count in self.count(keys, expiries)]
 
 
 class Leases:
