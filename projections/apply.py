@@ -129,7 +129,7 @@ def apply_batch(
     duplicate and none waits, and the two lookups that would tell are skipped; and an
     aggregate whose first event (version 1) is among these has no tracking record yet.
     """
-    mine = [event for event in events if projection.wants(event)]
+    mine = [event for event in events if projection.wants(event.topic)]
     ids = {event.originator_id for event in mine}
     versions = {} if in_order else tracked_versions(tx, projection, ids)
     stuck = set() if in_order else dead_letters.blocked(tx, projection, ids)

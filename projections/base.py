@@ -92,9 +92,9 @@ class Projection:
         return None if handled is None else cls.handlers[handled]
 
     @classmethod
-    def wants(cls, event: EventRecord) -> bool:
-        """Tell whether this projection handles the event."""
-        return cls.handler(event.topic) is not None
+    def wants(cls, topic: str) -> bool:
+        """Tell whether this projection handles events of this topic."""
+        return cls.handler(topic) is not None
 
     def table(self, table: str) -> str:
         """Return the physical name of one of this generation's tables."""

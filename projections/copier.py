@@ -16,7 +16,7 @@ from projections.base import Projection
 from projections.batched import Batched
 from projections.compare import Comparison, compare
 from projections.database import ReadDB, Transaction
-from projections.events import EventLog, EventRecord
+from projections.events import EventLog, EventRecord, Page
 from projections.watermark import watermark
 
 logger = logging.getLogger(__name__)
@@ -74,8 +74,9 @@ class Copier:
         self.unindexed: list[str] = []  # statements building the indexes the load waits for
         self.indexing = False  # the load's transaction now open builds them (`_index`)
 
-    def _page(self, start: int, stop: int | None = None) -> list[EventRecord]:
-        return self.log.read(start, PAGE, stop)
+    def _page(self, start: int, stop: int | None = None) -> Page:
+        """Read the page after `start`, only the projection's own events decoded."""
+        return self.log.read_some(start, PAGE, stop, self.projection.wants)
 
     def _apply(
         self,
@@ -157,7 +158,7 @@ class Copier:
         what the live generation has handled by then, so it reads after each write.
         """
         with ThreadPoolExecutor(1, thread_name_prefix="rebuild-reader") as reader:
-            ahead: Future[list[EventRecord]] | None = None
+            ahead: Future[Page] | None = None
             while True:
                 if ahead is not None:
                     page = ahead.result()
@@ -166,15 +167,15 @@ class Copier:
                 else:
                     page = self._page(self.position)
                 ahead = None
-                if len(page) == PAGE and not self.projection.has_side_effects:
-                    ahead = reader.submit(self._page, page[-1].position)
-                if page:
-                    with_retries(partial(self._commit, page), self.retry, PATIENT)
-                    self.position, self.events = page[-1].position, self.events + len(page)
-                    if self.events >= 2 * self.analyzed:
-                        self._analyze()
+                if page.size == PAGE and not self.projection.has_side_effects:
+                    ahead = reader.submit(self._page, page.last)
+                if page.records:
+                    with_retries(partial(self._commit, page.records), self.retry, PATIENT)
+                self.position, self.events = page.last, self.events + page.size
+                if page.records and self.events >= 2 * self.analyzed:
+                    self._analyze()
                 self._report()
-                if len(page) < PAGE:
+                if page.size < PAGE:
                     return
 
     def _analyze(self) -> None:
@@ -247,9 +248,9 @@ class Copier:
             # ends at the last position stored now (ids become visible in order: the store's
             # locked insert), so a busy writer cannot keep the switch, and the feeds, waiting.
             last = self.log.head()
-            while position < last and (page := self._page(position, last)):
-                self._apply(tx, page, applied, careful)
-                position, events = page[-1].position, events + len(page)
+            while position < last and (page := self._page(position, last)).size:
+                self._apply(tx, page.records, applied, careful)
+                position, events = page.last, events + page.size
             held = watermark(tx, old.name)  # the old generation has every event up to here
             comparison = None
             if verify:
@@ -281,7 +282,7 @@ class Copier:
         transaction rolls back and the live feeds apply them as usual.
         """
         old.replay = True
-        while start < last and (page := self._page(start, last)):
-            apply_batch(tx, old, page, careful=careful)
-            start = page[-1].position
+        while start < last and (page := self._page(start, last)).size:
+            apply_batch(tx, old, page.records, careful=careful)
+            start = page.last
         return last

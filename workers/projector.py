@@ -141,7 +141,7 @@ class Projector:
                 records[-1].offset + 1, max(event.position for event in decoded)
             )
         for cls in self.projection_classes:
-            if any(cls.wants(event) for event in events):
+            if any(cls.wants(event.topic) for event in events):
                 self._wait_for_after(cls, events, stop)
                 with_retries(partial(self._apply, cls, events, progress), self.retry, stop)
         self._record_the_rest(consumer, progress)
@@ -161,7 +161,7 @@ class Projector:
         """
         if not cls.after:
             return
-        last = max(event.position for event in events if cls.wants(event))
+        last = max(event.position for event in events if cls.wants(event.topic))
         while not wait_for(self.db, list(cls.after), last, AFTER_WAIT_SECONDS, Poll(0.02)):
             if stop.is_set():
                 raise InterruptedError(f"stopped while {cls.name} waited for {cls.after}")

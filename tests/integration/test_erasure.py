@@ -202,7 +202,7 @@ def test_a_rebuild_of_every_read_model_after_an_erasure_has_no_trace_of_the_pers
             for table, columns in cls.tables.items():
                 tx.execute(f"CREATE TABLE {projection.table(table)} ({columns})")
             for event in container.log.read(0, 1000):
-                if projection.wants(event):
+                if projection.wants(event.topic):
                     projection.apply(tx, event)
             for table in cls.tables:
                 rows = tx.fetchall(f"SELECT * FROM {projection.table(table)}")

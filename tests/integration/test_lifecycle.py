@@ -23,7 +23,9 @@ EVENTS = 3000
 def counter_events(container: Container) -> list[int]:
     """Return the positions of the stored events the tally projection counts, in order."""
     return [
-        event.position for event in container.log.read(0, 10**9) if TallyProjection.wants(event)
+        event.position
+        for event in container.log.read(0, 10**9)
+        if TallyProjection.wants(event.topic)
     ]
 
 

@@ -128,6 +128,27 @@ def test_a_page_whose_copy_conflicts_is_applied_again_statement_by_statement(con
     assert fell_back == (container.db.dialect == "postgres")  # SQLite has no COPY to fail
 
 
+def test_a_rebuild_decodes_only_the_events_its_projection_handles(container, monkeypatch):
+    history(container)
+    project(container)
+    monkeypatch.setattr(copier, "PAGE", 7)  # pages of accounts' events alone, too
+    log, decoded = container.log, []
+    decode = log.decode
+    monkeypatch.setattr(
+        log, "decode", lambda stored: decoded.append(stored.topic) or decode(stored)
+    )
+
+    done = rebuild(log, container.db, FriendsProjection, verify=True)
+
+    assert done.comparison is not None and done.comparison.matches
+    assert done.position == done.events == log.head()  # every event read, to the last
+    wanted = [
+        stored.topic for stored in log.page(0, log.head()) if FriendsProjection.wants(stored.topic)
+    ]
+    assert decoded == wanted  # each once, and none of the accounts' events
+    assert 0 < len(wanted) < log.head()
+
+
 def test_a_page_of_events_asks_the_key_table_once(container, monkeypatch):
     save_users(container.app, 10001, 20)
     container.bus.execute(EraseUser(uid=10002))
