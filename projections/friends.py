@@ -20,10 +20,13 @@ class FriendsProjection(Projection):
 
     An erased person (`User.Erased`) leaves every list, and their pairs go; a later event of
     a friendship of theirs (none should come: the commands refuse them) changes nothing.
+
+    `outcomes` is empty but while a rebuild loads (`bulk`): the load sets each outcome aside
+    there (a COPY) instead of updating its rows a page at a time, and `derive` folds them in.
     """
 
     name = "friends"
-    version = 2
+    version = 3
     tables = {
         "list": (
             "uid BIGINT NOT NULL, friend BIGINT NOT NULL, friendship_id TEXT NOT NULL,"
@@ -31,6 +34,10 @@ class FriendsProjection(Projection):
             " PRIMARY KEY (uid, friend)"
         ),
         "pairs": "friendship_id TEXT PRIMARY KEY, low BIGINT NOT NULL, high BIGINT NOT NULL",
+        "outcomes": (
+            "position BIGINT PRIMARY KEY, friendship_id TEXT NOT NULL, round INTEGER NOT NULL,"
+            " notified INTEGER NOT NULL"
+        ),
     }
     indexes = {"list": ["friendship_id"]}
 
@@ -71,6 +78,13 @@ class FriendsProjection(Projection):
         )
 
     def _outcome(self, tx: Transaction, event: EventRecord, notified: int) -> None:
+        if self.bulk:
+            tx.execute(
+                f"INSERT INTO {self.table('outcomes')} (position, friendship_id, round, notified)"
+                " VALUES (?, ?, ?, ?)",
+                (event.position, event.originator_id, event.data["round"], notified),
+            )
+            return
         tx.execute(
             f"UPDATE {self.table('list')} SET notified = ? WHERE friendship_id = ? AND round = ?",
             (notified, event.originator_id, event.data["round"]),
@@ -83,6 +97,31 @@ class FriendsProjection(Projection):
     @handles(Friendship.FriendNotificationFailed)
     def friend_notification_failed(self, tx: Transaction, event: EventRecord) -> None:
         self._outcome(tx, event, 0)
+
+    def derive(self, tx: Transaction) -> None:
+        """Fold the outcomes the load set aside into the rows of their rounds, the latest of
+        each round winning, as the updates one by one would have: an outcome changes only the
+        rows of its round, and a round's rows, once gone (ended, erased), never come back
+        (a friendship made again is a new round).
+
+        The rows are written again whole (`Transaction.refill`), not updated: on PostgreSQL
+        updating the 90,000 rows of the benchmark's 45,000 friendships took 1.2-2.2 s, most
+        of it in their two indexes, against about 0.4 s to write the table anew.
+        """
+        outcomes = self.table("outcomes")
+        latest = (
+            "SELECT friendship_id, round, notified, row_number() OVER (PARTITION BY"
+            f" friendship_id, round ORDER BY position DESC) AS nth FROM {outcomes}"
+        )
+        tx.execute(
+            "CREATE TEMP TABLE friends_folded AS SELECT l.uid, l.friend, l.friendship_id,"
+            " l.round, l.since, coalesce(o.notified, l.notified) AS notified"
+            f" FROM {self.table('list')} AS l LEFT JOIN ({latest}) AS o"
+            " ON o.friendship_id = l.friendship_id AND o.round = l.round AND o.nth = 1"
+        )
+        tx.refill(self.table("list"), "SELECT * FROM friends_folded")
+        tx.execute("DROP TABLE friends_folded")
+        tx.execute(f"DELETE FROM {outcomes}")
 
     @handles(User.Erased)
     def erased(self, tx: Transaction, event: EventRecord) -> None:

@@ -1,8 +1,9 @@
 """Properties of the friends and recommendations read models (hypothesis, on SQLite): over any
-sequence of friendships made, ended and made again, the incremental mutual-friend counts equal
-a brute-force count, the ranking is the brute-force ranking, and the friends lists are the
-standing friendships; the same holds when the events are applied as a rebuild applies them
-(one batched transaction)."""
+sequence of friendships made, ended and made again, and of notification outcomes recorded for
+the current round or the one before, the incremental mutual-friend counts equal a brute-force
+count, the ranking is the brute-force ranking, and the friends lists are the standing
+friendships, each with its round's latest outcome; the same holds when the events are applied
+as a rebuild applies them (one batched transaction, outcomes folded in after)."""
 
 from __future__ import annotations
 
@@ -26,8 +27,12 @@ from projections.users import UsersProjection
 from queries import friends
 
 UIDS = range(10001, 10008)
+NOTIFIED = {None: "pending", True: True, False: False}  # as `friends` answers an outcome
 PROJECTIONS = [FriendsProjection(), RecommendationsProjection()]
 pairs = st.tuples(st.sampled_from(UIDS), st.sampled_from(UIDS)).filter(lambda p: p[0] != p[1])
+# a pair toggled (None), or an outcome (notified or not) recorded for its round, or the one before
+steps = st.tuples(pairs, st.sampled_from([None, True, False]), st.integers(0, 1))
+Step = tuple[tuple[int, int], bool | None, int]
 
 
 def records(aggregate: Friendship) -> list[EventRecord]:
@@ -52,29 +57,50 @@ def records(aggregate: Friendship) -> list[EventRecord]:
     return found
 
 
-def history(toggles: list[tuple[int, int]]) -> tuple[list[EventRecord], dict[int, set[int]]]:
+def history(
+    steps: list[Step],
+) -> tuple[list[EventRecord], dict[int, set[int]], dict[frozenset[int], bool | None]]:
     """Make or end each pair in turn (end it if it stands, else make it, again if it ended),
-    from the side given; return the events and who is whose friend at the end."""
+    from the side given, or record an outcome of one of its rounds; return the events, who is
+    whose friend at the end, and the outcome each standing round's rows show."""
     standing: dict[frozenset[int], Friendship] = {}
     adjacency: dict[int, set[int]] = {uid: set() for uid in UIDS}
+    shown: dict[frozenset[int], bool | None] = {}
     events: list[EventRecord] = []
-    for uid, fid in toggles:
-        friendship = standing.get(frozenset((uid, fid)))
-        if friendship is None:
-            friendship = standing[frozenset((uid, fid))] = Friendship.make(uid, fid)
+    for (uid, fid), outcome, back in steps:
+        key = frozenset((uid, fid))
+        friendship = standing.get(key)
+        if outcome is not None:
+            if friendship is None:
+                continue
+            round = max(1, friendship.round - back)
+            if outcome:
+                friendship.notified(round)
+            else:
+                friendship.notification_failed(round, "no inbox")
+            if friendship.active and round == friendship.round:  # its rows show it
+                shown[key] = outcome
+        elif friendship is None:
+            friendship = standing[key] = Friendship.make(uid, fid)
+            shown[key] = None
         elif friendship.active:
             friendship.end(uid)
         else:
             friendship.make_again(uid)
+            shown[key] = None
         if friendship.active:
             adjacency[uid].add(fid), adjacency[fid].add(uid)
         else:
             adjacency[uid].discard(fid), adjacency[fid].discard(uid)
         events += records(friendship)
-    return [
-        EventRecord(n, e.originator_id, e.version, e.topic, e.timestamp, e.data)
-        for n, e in enumerate(events, 1)
-    ], adjacency
+    return (
+        [
+            EventRecord(n, e.originator_id, e.version, e.topic, e.timestamp, e.data)
+            for n, e in enumerate(events, 1)
+        ],
+        adjacency,
+        shown,
+    )
 
 
 def read_models(folder: str, name: str) -> SqliteDB:
@@ -111,20 +137,24 @@ def brute_ranking(adjacency: dict[int, set[int]], uid: int) -> list[tuple[int, i
     return sorted(ranked, key=lambda found: (-found[1], found[0]))
 
 
-def check(db: SqliteDB, adjacency: dict[int, set[int]]) -> None:
+def check(
+    db: SqliteDB, adjacency: dict[int, set[int]], shown: dict[frozenset[int], bool | None]
+) -> None:
     mutual = RecommendationsProjection.view("mutual")
     rows = db.fetchall(f"SELECT low, high, count FROM {mutual}")
     assert {(low, high): count for low, high, count in rows} == brute_counts(adjacency)
     for uid in UIDS:
         ranked = friends.recommendations(db, uid, 100)
         assert [(user["uid"], user["mutual"]) for user in ranked] == brute_ranking(adjacency, uid)
-        assert [friend["uid"] for friend in friends.friends(db, uid)] == sorted(adjacency[uid])
+        assert [(friend["uid"], friend["notified"]) for friend in friends.friends(db, uid)] == [
+            (friend, NOTIFIED[shown[frozenset((uid, friend))]]) for friend in sorted(adjacency[uid])
+        ]
 
 
 @settings(max_examples=120, deadline=None)
-@given(st.lists(pairs, max_size=40))
-def test_counts_and_rankings_match_a_brute_force_count(toggles):
-    events, adjacency = history(toggles)
+@given(st.lists(steps, max_size=40))
+def test_counts_and_rankings_match_a_brute_force_count(steps):
+    events, adjacency, shown = history(steps)
     with tempfile.TemporaryDirectory() as folder:
         live, rebuilt = read_models(folder, "live"), read_models(folder, "rebuilt")
         for event in events:  # as the feeds apply them: a transaction per event here
@@ -140,6 +170,6 @@ def test_counts_and_rankings_match_a_brute_force_count(toggles):
             batched.flush()
             for projection in PROJECTIONS:
                 projection.derive(tx)
-        check(live, adjacency)
-        check(rebuilt, adjacency)
+        check(live, adjacency, shown)
+        check(rebuilt, adjacency, shown)
         live.close(), rebuilt.close()
