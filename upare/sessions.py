@@ -83,8 +83,8 @@ def read_token(cache: Cache, token: str) -> dict[str, Any] | None:
 
 def read_caller(cache: Reads, kind: str, identity: str) -> tuple[dict[str, Any] | None, int]:
     """Return the state of the session or token ("session", "token") whose secret's digest is
-    `identity`, and the position of its caller's last write (0: none known), read together in
-    one round trip."""
+    `identity`, and the position of its caller's last write (0: none known), read together (one
+    round trip, or none where `cache` keeps them: `upare.tracked`)."""
     key = (SESSION if kind == "session" else TOKEN) + identity
     state, written = cache.get_many(key, last_write_key(identity))
     return (None if state is None else orjson.loads(state)), int(written or 0)
@@ -147,10 +147,9 @@ def cache_token(
 def revoke_token(cache: Cache, access_digest: str) -> None:
     """End one access token now: it answers 201203 until it would have expired."""
     key = TOKEN + access_digest
-    value = cache.get(key)
-    if value is None:
+    state = _read(cache, key)
+    if state is None:
         return
-    state = orjson.loads(value)
     ttl = state["expires_at"] - time.time()
     if ttl > 0:
         cache.set(key, orjson.dumps({**state, "revoked": True}), ttl)
