@@ -20,6 +20,12 @@ META_TABLES = {
         "projection TEXT NOT NULL, generation INTEGER NOT NULL, originator_id TEXT NOT NULL,"
         " version INTEGER NOT NULL, PRIMARY KEY (projection, generation, originator_id)"
     ),
+    # the versions a rebuild's load applied, set aside until its end (`apply.fold_loaded`);
+    # no key: the load appends by COPY
+    "projection_loading": (
+        "projection TEXT NOT NULL, generation INTEGER NOT NULL, originator_id TEXT NOT NULL,"
+        " version INTEGER NOT NULL"
+    ),
     "projection_positions": (
         "projection TEXT NOT NULL, generation INTEGER NOT NULL, feed INTEGER NOT NULL,"
         " position BIGINT NOT NULL, PRIMARY KEY (projection, generation, feed)"
@@ -62,6 +68,7 @@ def drop_generation(tx: Transaction, projection: Projection) -> None:
         tx.execute(f"DROP TABLE IF EXISTS {projection.table(table)}")
     for meta in (
         "projection_tracking",
+        "projection_loading",
         "projection_positions",
         "projection_offsets",
         dead_letters.TABLE,

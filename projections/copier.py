@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from functools import partial
 
 from projections import catalog
-from projections.apply import Retry, apply_batch, with_retries
+from projections.apply import Retry, apply_batch, fold_loaded, with_retries
 from projections.base import Projection
 from projections.batched import Batched
 from projections.compare import Comparison, compare
@@ -104,14 +104,15 @@ class Copier:
             self.report(self.position, max(self.head, self.position))
 
     def load(self) -> None:
-        """Catch up in bulk (`Projection.bulk`), then build the indexes still waiting and
-        derive what the projection derives."""
+        """Catch up in bulk (`Projection.bulk`), then record the versions set aside, build
+        the indexes still waiting and derive what the projection derives."""
         self.projection.bulk = True
         try:
             self.catch_up()
         finally:
             self.projection.bulk = False
         with self._transaction() as tx:
+            fold_loaded(tx, self.projection)
             self._index(tx)
             self.projection.derive(tx)
 
@@ -211,6 +212,7 @@ class Copier:
                 logger.warning("a batched page failed (%r); applying it statement by statement", ex)
         self.in_order = False  # from now on an event may be parked: look before applying
         with self._transaction() as tx:
+            fold_loaded(tx, self.projection)  # what the lookups then look at
             self._index(tx)
             self._apply(tx, page, None, careful)
 

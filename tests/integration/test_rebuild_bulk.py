@@ -84,8 +84,8 @@ def tracked(container, cls, generation: int) -> list[tuple[str, int]]:
 def test_a_rebuild_tracks_each_aggregate_at_its_last_version_as_the_feeds_did(
     container, monkeypatch
 ):
-    """Aggregates made in one page and changed in later ones: their first page inserts their
-    tracking record, the later pages update it, none is recorded twice or left behind."""
+    """Aggregates made in one page and changed in later ones: each page sets its versions
+    aside, the load's end records each aggregate's last once, none is left behind."""
     history(container)
     project(container)
     before = tracked(container, FriendsProjection, 1)
@@ -95,6 +95,7 @@ def test_a_rebuild_tracks_each_aggregate_at_its_last_version_as_the_feeds_did(
 
     assert tracked(container, FriendsProjection, 2) == before
     assert any(version > 1 for _, version in before)  # some were changed after their making
+    assert container.db.fetchone("SELECT count(*) FROM projection_loading") == (0,)
 
 
 class Halves(Projection):
@@ -126,6 +127,54 @@ def test_a_page_whose_copy_conflicts_is_applied_again_statement_by_statement(con
     assert len(before) == 16  # uids 10001-10030 halved
     fell_back = "a batched page failed" in caplog.text
     assert fell_back == (container.db.dialect == "postgres")  # SQLite has no COPY to fail
+
+
+class LateHalves(Projection):
+    """Users from 10021 share rows (uid // 2) and skip conflicts; a nickname updates its row."""
+
+    name = "late_halves"
+    tables = {"rows": "half BIGINT PRIMARY KEY, user_id TEXT NOT NULL, nickname TEXT"}
+
+    @handles(User.Registered)
+    def registered(self, tx: Transaction, event: EventRecord) -> None:
+        uid = event.data["uid"]
+        tx.execute(
+            f"INSERT INTO {self.table('rows')} (half, user_id, nickname) VALUES (?, ?, ?)"
+            " ON CONFLICT (half) DO NOTHING",
+            (uid if uid < 10021 else uid // 2, event.originator_id, None),
+        )
+
+    @handles(User.NicknameChanged)
+    def nickname_changed(self, tx: Transaction, event: EventRecord) -> None:
+        tx.execute(
+            f"UPDATE {self.table('rows')} SET nickname = ? WHERE user_id = ?",
+            (f"v{event.version}", event.originator_id),
+        )
+
+
+def test_a_page_applied_statement_by_statement_after_others_set_versions_aside(
+    container, monkeypatch
+):
+    """The load sets its first pages' versions aside; a later page whose COPY conflicts is
+    applied statement by statement, looking versions up: those set aside are recorded first,
+    and the aggregates changed after it end at their last version, recorded once."""
+    catalog.install(container.db, [LateHalves], container.log.head())
+    save_users(container.app, 10001, 30, per_save=10)
+    for uid in range(10001, 10006):
+        user = load_user(container.app, uid)
+        user.change_nickname(f"nick{uid}")
+        container.app.record(user)
+    project(container, [LateHalves])
+    before = tracked(container, LateHalves, 1)
+    monkeypatch.setattr(copier, "PAGE", 10)
+
+    done = rebuild(container.log, container.db, LateHalves)
+
+    assert done.events == container.log.head()
+    assert tracked(container, LateHalves, 2) == before
+    assert {version for _, version in before} == {1, 2}
+    assert live_rows(container, LateHalves, "rows") == from_scratch(container, LateHalves, "rows")
+    assert container.db.fetchone("SELECT count(*) FROM projection_loading") == (0,)
 
 
 def test_a_rebuild_decodes_only_the_events_its_projection_handles(container, monkeypatch):
