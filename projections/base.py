@@ -9,7 +9,7 @@ from eventsourcing.domain import DomainEvent
 from eventsourcing.utils import resolve_topic
 
 from projections import outbox
-from projections.database import Transaction
+from projections.database import ReadDB, Transaction
 from projections.events import EventRecord
 
 Handler = Callable[[Any, Transaction, EventRecord], None]
@@ -68,13 +68,15 @@ class Projection:
         self.replay = replay
         self.bulk = False  # see `derive`
 
-    def derive(self, tx: Transaction) -> None:
+    def derive(self, db: ReadDB) -> None:
         """Compute, set-wise, the tables this projection derives from its others.
 
         While a rebuild loads a generation nobody reads yet, it sets `bulk`; a projection
         whose handlers keep a table derived from its other tables (recommendations' counts
         from its adjacency) may then skip that table per event, and compute it whole here,
-        once the load is done: one statement instead of one per event. Nothing by default.
+        once the load is done: one statement instead of one per event. Its transactions
+        may commit lazily (`Transaction.commit_lazily`): the switch's commit is durable.
+        Nothing by default.
         """
 
     @classmethod

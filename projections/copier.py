@@ -119,7 +119,7 @@ class Copier:
         with self._transaction() as tx:
             fold_loaded(tx, self.projection)
             self._index(tx)
-            self.projection.derive(tx)
+        self.projection.derive(self.db)
 
     @contextmanager
     def _transaction(self) -> Iterator[Transaction]:

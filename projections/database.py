@@ -92,12 +92,14 @@ class Transaction:
         """Insert the rows of a one-row INSERT the fastest way the engine has (`copyable`)."""
         self.execute_rows(sql, rows)
 
-    def refill(self, table: str, select: str) -> None:
-        """Replace all of a table's rows with a query's, the fastest way the engine has (a
-        rebuild's derived table, which nobody reads until its switch). Here: DELETE, then
-        INSERT ... SELECT, into the table's keys and indexes as they are."""
+    def refill(self, table: str, *selects: str) -> None:
+        """Replace all of a table's rows with the queries' (parts of one result, none sharing
+        a row), the fastest way the engine has (a rebuild's derived table, which nobody reads
+        until its switch). Here: DELETE, then an INSERT ... SELECT a query, into the table's
+        keys and indexes as they are."""
         self.execute(f"DELETE FROM {table}")
-        self.execute(f"INSERT INTO {table} {select}")
+        for select in selects:
+            self.execute(f"INSERT INTO {table} {select}")
 
     def drop_indexes(self, table: str) -> list[str]:
         """Drop the table's indexes that check nothing (not unique, not a constraint's) and
@@ -151,6 +153,7 @@ class ReadDB(Protocol):
     def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
     def table_exists(self, table: str) -> bool: ...
+    def refill(self, table: str, parts: Sequence[str]) -> None: ...
     def exclusive(self, name: str) -> AbstractContextManager[bool]: ...
     def wakeup(self, channel: str = ..., poll: float = ...) -> Wakeup: ...
     def close(self) -> None: ...
@@ -174,3 +177,12 @@ class Reads:
         """Tell whether a table (or view) exists in the read-model database."""
         with self.transaction(write=False) as tx:
             return tx.table_exists(table)
+
+    def refill(self, table: str, parts: Sequence[str]) -> None:
+        """Replace all of a table's rows with the rows of these queries (parts of one result,
+        none sharing a row), in a table nobody reads until a later durable commit (a
+        rebuild's derived table). Here: in one transaction, the parts one after the other
+        (`Transaction.refill`)."""
+        with self.transaction() as tx:
+            tx.commit_lazily()
+            tx.refill(table, *parts)

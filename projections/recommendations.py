@@ -11,8 +11,10 @@ from __future__ import annotations
 from domain.friends import Friendship
 from domain.users import User
 from projections.base import Projection, handles
-from projections.database import Transaction
+from projections.database import ReadDB, Transaction
 from projections.events import EventRecord
+
+PARTS = 2  # the counts' statements side by side: this project's server has two cores
 
 
 class RecommendationsProjection(Projection):
@@ -102,21 +104,26 @@ class RecommendationsProjection(Projection):
         if not self.bulk:
             self._uncount(tx, low, high)
 
-    def derive(self, tx: Transaction) -> None:
-        """Count every two users' friends in common from the adjacency, in one statement: each
-        friend `mine.friend` of `mine.uid` (low) with a friend `theirs.friend` above it (high).
+    def derive(self, db: ReadDB) -> None:
+        """Count every two users' friends in common from the adjacency: each friend
+        `mine.friend` of `mine.uid` (low) with a friend `theirs.friend` above it (high), in
+        `PARTS` statements that PostgreSQL runs side by side (`ReadDB.refill`), each for the
+        lows of one remainder.
 
-        The rows go in in the primary key's order: where the keys are kept during the insert
-        (SQLite) each index page is then filled once, not revisited at random; PostgreSQL
-        builds them after the insert (`Transaction.refill`), from rows already sorted.
+        Each part's rows go in in the primary key's order: where the keys are kept during the
+        insert (SQLite) each index page is then filled in runs, not revisited at random;
+        PostgreSQL builds them after the insert, from rows already sorted.
         """
         adjacency = self.table("adjacency")
-        tx.refill(
+        db.refill(
             self.table("mutual"),
-            f"(low, high, count) SELECT mine.uid, theirs.friend, count(*) FROM {adjacency}"
-            f" AS mine JOIN {adjacency} AS theirs ON theirs.uid = mine.friend"
-            " WHERE theirs.friend > mine.uid GROUP BY mine.uid, theirs.friend"
-            " ORDER BY mine.uid, theirs.friend",
+            [
+                f"(low, high, count) SELECT mine.uid, theirs.friend, count(*) FROM {adjacency}"
+                f" AS mine JOIN {adjacency} AS theirs ON theirs.uid = mine.friend"
+                f" WHERE theirs.friend > mine.uid AND mine.uid % {PARTS} = {part}"
+                " GROUP BY mine.uid, theirs.friend ORDER BY mine.uid, theirs.friend"
+                for part in range(PARTS)
+            ],
         )
 
     def _befriend(self, tx: Transaction, low: int, high: int) -> None:

@@ -14,9 +14,11 @@ from projections.base import Projection, handles
 from projections.database import Transaction
 from projections.events import EventRecord
 from projections.rebuild import RebuildError, rebuild
+from projections.recommendations import RecommendationsProjection
 from projections.users import UsersProjection
 from tests.integration.feeds import project
 from tests.integration.test_rebuild import from_scratch, live_rows, save_users
+from tests.integration.test_rebuild_bulk import history
 
 UNINDEXABLE = os.urandom(6000).hex()  # past a btree entry's 2,704 bytes, even compressed
 
@@ -114,3 +116,21 @@ def test_a_rebuild_whose_index_cannot_be_built_fails_and_does_not_switch(contain
 
     with container.db.transaction(write=False) as tx:
         assert catalog.live_generation(tx, Unindexable.name) == 1
+
+
+def test_a_table_derived_in_parts_side_by_side_goes_live_with_its_keys(container):
+    """Recommendations' counts are inserted in parts, each on a connection of its own, after
+    their keys were dropped: the new generation has the live one's rows and keys."""
+    history(container)
+    project(container)
+
+    done = rebuild(container.log, container.db, RecommendationsProjection, keep=True)
+
+    assert done.generation == 2
+    first, second = (RecommendationsProjection(n).table("mutual") for n in (1, 2))
+    assert indexes(container, second) == indexes(container, first)
+    assert len(indexes(container, second)) == 2  # the primary key, (high, low)
+    rows = live_rows(container, RecommendationsProjection, "mutual")
+    assert rows and sorted(rows) == sorted(
+        from_scratch(container, RecommendationsProjection, "mutual")
+    )

@@ -168,8 +168,8 @@ def test_counts_and_rankings_match_a_brute_force_count(steps):
                 apply_batch(batched, projection, events)  # type: ignore[arg-type]
                 projection.bulk = False
             batched.flush()
-            for projection in PROJECTIONS:
-                projection.derive(tx)
+        for projection in PROJECTIONS:
+            projection.derive(rebuilt)
         check(live, adjacency, shown)
         check(rebuilt, adjacency, shown)
         live.close(), rebuilt.close()
