@@ -111,13 +111,16 @@ def fold_loaded(tx: Transaction, projection: Projection) -> None:
     latest of each aggregate, and forget them.
 
     A plain INSERT: a load sets versions aside only while its generation has no records (it
-    is fresh and applied in order; the first page applied otherwise folds them first).
+    is fresh and applied in order; the first page applied otherwise folds them first). In
+    the key's order: each record then goes next to the one before in the index, not at a
+    random place of it (a million records in 3.1-3.4 s, 7.2-7.7 s in the hash's order).
     """
     key = (projection.name, projection.generation)
     tx.execute(
         "INSERT INTO projection_tracking (projection, generation, originator_id, version)"
         " SELECT projection, generation, originator_id, max(version) FROM projection_loading"
-        " WHERE projection = ? AND generation = ? GROUP BY projection, generation, originator_id",
+        " WHERE projection = ? AND generation = ? GROUP BY projection, generation, originator_id"
+        " ORDER BY originator_id",
         key,
     )
     tx.execute("DELETE FROM projection_loading WHERE projection = ? AND generation = ?", key)

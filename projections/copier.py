@@ -109,15 +109,28 @@ class Copier:
             self.report(self.position, max(self.head, self.position))
 
     def load(self) -> None:
-        """Catch up in bulk (`Projection.bulk`), then record the versions set aside, build
-        the indexes still waiting and derive what the projection derives."""
+        """Catch up in bulk (`Projection.bulk`), then record the versions set aside and,
+        side by side with that, build the indexes still waiting and derive what the
+        projection derives: neither reads the tracking records, and the records of a million
+        aggregates took 4.5-5.4 s."""
         self.projection.bulk = True
         try:
             self.catch_up()
         finally:
             self.projection.bulk = False
-        with self._transaction() as tx:
+        self.db.side_by_side([self._fold, self._finish])
+
+    def _fold(self) -> None:
+        """Record the versions the load set aside, in a transaction of its own."""
+        with self.db.transaction() as tx:
+            tx.commit_lazily()
+            tx.bulk_settings()
             fold_loaded(tx, self.projection)
+
+    def _finish(self) -> None:
+        """Build the indexes still waiting, then derive what the projection derives."""
+        with self._transaction() as tx:
+            tx.bulk_settings()
             self._index(tx)
         self.projection.derive(self.db)
 

@@ -9,7 +9,7 @@ inserts, table lookups) lives in their two classes, never in `if dialect` branch
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from functools import lru_cache
 from typing import Any, ClassVar, Protocol
@@ -121,6 +121,11 @@ class Transaction:
         generation nobody reads before the switch commits; a crash before it leaves a
         generation that the next rebuild drops."""
 
+    def bulk_settings(self) -> None:
+        """Give the rest of this transaction the settings of bulk work, where the engine has
+        any: a rebuild's refills and its load's end, which sort, group and index whole
+        tables (PostgreSQL: the memory of `postgres.BULK_WORK_MEM`; SQLite: nothing)."""
+
     def lock_exclusive(self, key: int) -> None:
         """Keep other writers of `key` out until this transaction ends (DDL at install)."""
 
@@ -154,6 +159,7 @@ class ReadDB(Protocol):
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
     def table_exists(self, table: str) -> bool: ...
     def refill(self, table: str, parts: Sequence[str]) -> None: ...
+    def side_by_side(self, works: Sequence[Callable[[], None]]) -> None: ...
     def exclusive(self, name: str) -> AbstractContextManager[bool]: ...
     def wakeup(self, channel: str = ..., poll: float = ...) -> Wakeup: ...
     def close(self) -> None: ...
@@ -186,3 +192,10 @@ class Reads:
         with self.transaction() as tx:
             tx.commit_lazily()
             tx.refill(table, *parts)
+
+    def side_by_side(self, works: Sequence[Callable[[], None]]) -> None:
+        """Run these pieces of work, independent of each other and each in transactions of
+        its own, at once where the engine has writers side by side; raise the first one's
+        error once all have ended. Here (SQLite: one writer at a time), one after the other."""
+        for work in works:
+            work()

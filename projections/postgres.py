@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import psycopg
@@ -19,7 +19,7 @@ from projections.wakeup import POLL_SECONDS, PROGRESS_CHANNEL, Listen
 from upare.connections import check_connection
 
 ADVISORY_CLASS = 7261000  # pg advisory locks taken by `exclusive`: (class, hashtext(name))
-REFILL_WORK_MEM = "256MB"  # a refill's memory for a sort, a hash or an index build
+BULK_WORK_MEM = "256MB"  # bulk work's memory for a sort, a hash or an index build
 ARRAY_TYPES = {bool: "boolean[]", int: "bigint[]", float: "double precision[]"}
 # a quoted literal or identifier (kept whole), a `?` placeholder, or a `%`
 # One row's update of plain placeholders: UPDATE t SET a = ?, b = ? WHERE c = ? AND d = ?
@@ -174,7 +174,7 @@ class PostgresTransaction(Transaction):
         recommendations counts. Memoize is off: a derived table's join looks each key up
         once, and caching the lookups only cost (the counts' SELECT 0.72 s against 1.0-1.05).
         """
-        self.refill_settings()
+        self.bulk_settings()
         constraints = self.fetchall(
             "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
             " WHERE conrelid = ?::regclass AND contype IN ('p', 'u')",
@@ -191,14 +191,15 @@ class PostgresTransaction(Transaction):
 
     def key(self, keys: list[str]) -> None:
         """Build a refilled table's constraints and indexes again (`unkey`)."""
-        self.refill_settings()
+        self.bulk_settings()
         for statement in keys:
             self.execute(statement)
 
-    def refill_settings(self) -> None:
-        """Give this transaction's sorts, hashes and index builds a refill's memory (`unkey`)."""
-        self.execute(f"SET LOCAL work_mem = '{REFILL_WORK_MEM}'")
-        self.execute(f"SET LOCAL maintenance_work_mem = '{REFILL_WORK_MEM}'")
+    def bulk_settings(self) -> None:
+        """Give this transaction's sorts, hashes and index builds memory for bulk work (the
+        defaults, 4 MB and 64 MB, spill a million rows to disk) and no Memoize (`unkey`)."""
+        self.execute(f"SET LOCAL work_mem = '{BULK_WORK_MEM}'")
+        self.execute(f"SET LOCAL maintenance_work_mem = '{BULK_WORK_MEM}'")
         self.execute("SET LOCAL enable_memoize = off")
 
     def drop_indexes(self, table: str) -> list[str]:
@@ -360,14 +361,20 @@ class PostgresDB(Reads):
         def insert(part: str) -> None:
             with self._transaction() as tx:
                 tx.commit_lazily()
-                tx.refill_settings()
+                tx.bulk_settings()
                 tx.execute(f"INSERT INTO {table} {part}")
 
-        with ThreadPoolExecutor(len(parts), thread_name_prefix="refill") as pool:
-            list(pool.map(insert, parts))
+        self.side_by_side([partial(insert, part) for part in parts])
         with self._transaction() as tx:
             tx.commit_lazily()
             tx.key(keys)
+
+    def side_by_side(self, works: Sequence[Callable[[], None]]) -> None:
+        """Run these pieces of work at once, each on a thread (and so a connection) of its
+        own: PostgreSQL runs each backend on a core of its own."""
+        with ThreadPoolExecutor(len(works), thread_name_prefix="side-by-side") as pool:
+            for done in [pool.submit(work) for work in works]:
+                done.result()
 
     def wakeup(self, channel: str = PROGRESS_CHANNEL, poll: float = POLL_SECONDS) -> Wakeup:
         """Wake on the NOTIFY of `channel` (see `projections.wakeup.Listen`)."""

@@ -106,3 +106,27 @@ def test_reads_on_a_threads_one_cursor_each_answer_their_own_rows(postgres_url):
         assert db.fetchone("SELECT 1 WHERE false") is None
     finally:
         db.close()
+
+
+def test_work_side_by_side_runs_at_once_and_fails_with_its_error_once_all_ended(postgres_url):
+    db = PostgresDB(postgres_url, max_size=2)
+    both_open = threading.Barrier(2, timeout=10)  # broken if the two ran one after the other
+
+    def insert() -> None:
+        with db.transaction() as tx:
+            tx.execute("INSERT INTO notes VALUES (1, 'kept')")
+            both_open.wait()
+            time.sleep(0.2)  # still open when the other fails
+
+    def fail() -> None:
+        both_open.wait()
+        raise ValueError("this work failed")
+
+    try:
+        with db.transaction() as tx:
+            tx.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+        with pytest.raises(ValueError, match="this work failed"):
+            db.side_by_side([fail, insert])
+        assert db.fetchall("SELECT text FROM notes") == [("kept",)]
+    finally:
+        db.close()
