@@ -8,13 +8,13 @@ with `--big N` `BENCH rebuild users scale: ...; time ratio <t> (target 11)`.
 
 - The store gets `--events` User.Registered events (User aggregates saved 1,000 a transaction,
   with one precomputed password hash), on PostgreSQL (a fresh database) when it answers, else
-  SQLite.
+  SQLite; then VACUUM ANALYZEd (`fresh.settle`), as autovacuum would soon after.
 - rebuild: `upare projections rebuild users` run as its own process (its personal-data keys
   not cached, as in production), its rate as it reports it (from the rebuild's start to the
   switch) and its peak RSS as the operating system counted it (`wait4`); the median of
   `--repeat` (default 3) rebuilds, each building the next generation.
 - decode-only scan: the same log read and decoded as every reader of it reads it
-  (`EventLog.read`, pages of 1,000: personal data opened, upcast) and nothing else, in a
+  (`EventLog.read`, pages of `copier.PAGE`: personal data opened, upcast) and nothing else, in a
   fresh container of this process (keys not cached either); the median of `--repeat`.
 - baseline: the users projection's own tables and handlers under eventsourcing's
   `ProjectionRunner`, one transaction per event with its tracking record
@@ -35,7 +35,7 @@ import sys
 import time
 from pathlib import Path
 
-from fresh import fresh_container, pick_backend
+from fresh import fresh_container, pick_backend, settle
 from runner_baseline import baseline as runner_baseline
 
 from domain.passwords import hash_password
@@ -121,6 +121,7 @@ def main() -> None:
     with fresh_container(backend) as container:
         began = time.perf_counter()
         store_users(container, args.events)
+        settle(container)
         last = container.log.head()
         print(f"# {backend}: {last} events stored in {time.perf_counter() - began:.1f} s")
         rate, seconds, rss = rebuilds(container, "users", args.repeat)
@@ -134,6 +135,7 @@ def main() -> None:
     if args.big:
         with fresh_container(backend) as container:
             store_users(container, args.big)
+            settle(container)
             _, big_seconds, big_rate, big_rss = rebuild_process(container, "users")
         print(
             f"BENCH rebuild users scale: {args.big:,} events in {big_seconds:.1f} s"

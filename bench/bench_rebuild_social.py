@@ -15,6 +15,7 @@ then the same runs' rates over its friendship events alone.
   (`FriendNotified`, or for one in a hundred `FriendNotificationFailed` with its message to
   the maker: friends applies both as updates); then an `Ended` for every tenth friendship.
   5,000 users and 50,000 friendships make about 131,000 events, 105,000 of friendships.
+  Then the store is VACUUM ANALYZEd (`fresh.settle`), as autovacuum would soon after.
 - The graph is `bench_friends`'s (the same as the friends and recommend benches'): mean
   degree 20, skewed (a user of rank r is picked with a density falling as r ** -1/3; the
   busiest has about 340 friends, most a few). Kept as it is: a heavy tail is what social
@@ -36,7 +37,7 @@ import time
 
 from bench_friends import random_pairs
 from bench_rebuild import decode_scan, rebuilds
-from fresh import fresh_container, pick_backend
+from fresh import fresh_container, pick_backend, settle
 from runner_baseline import baseline
 
 from commands.inbox import message
@@ -115,6 +116,7 @@ def main() -> None:
         began = time.perf_counter()
         store_accounts(container, args.users)
         friendship_events = store_friendships(container, args.users, args.friendships)
+        settle(container)
         last = container.log.head()
         print(
             f"# {backend}: {last} events stored ({friendship_events} of friendships) in"

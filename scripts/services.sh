@@ -65,8 +65,10 @@ pg_up() {
   local v; v=$(pg_version)
   if ! pg_ready; then
     [[ -f /etc/postgresql/$v/main/postgresql.conf ]] || { log "creating cluster $v/main"; $SUDO pg_createcluster -p 5432 "$v" main >&2; }
-    # loopback only, so no TLS: Debian's cluster turns it on, and psycopg would negotiate it
-    printf "listen_addresses = '127.0.0.1'\nport = 5432\nmax_connections = 200\nssl = off\n" | $SUDO tee "/etc/postgresql/$v/main/conf.d/upare.conf" >/dev/null
+    # loopback only, so no TLS: Debian's cluster turns it on, and psycopg would negotiate it.
+    # WAL of 4 GB between checkpoints (the default 1 GB: one every 30 s while a rebuild loads a
+    # million events, and each page first written after one goes whole into the WAL again).
+    printf "listen_addresses = '127.0.0.1'\nport = 5432\nmax_connections = 200\nssl = off\nmax_wal_size = 4GB\n" | $SUDO tee "/etc/postgresql/$v/main/conf.d/upare.conf" >/dev/null
     log "starting postgres $v/main on 127.0.0.1:5432"
     $SUDO pg_ctlcluster "$v" main start >&2 || true   # "already running" is fine; readiness decides
     wait_for postgres "$TIMEOUT" pg_ready \
