@@ -31,6 +31,15 @@ def indexes(container, table: str) -> list[str]:
     return [row[0].replace(table, "T") for row in rows]
 
 
+def constraints(container, table: str) -> list[tuple[str, str]]:
+    """Return a table's constraints: their kinds and definitions."""
+    return container.db.fetchall(
+        "SELECT contype, pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE conrelid = ?::regclass ORDER BY contype, 2",
+        (table,),
+    )
+
+
 # SQLite keeps a generation's indexes through its load: these run on PostgreSQL alone
 pytestmark = pytest.mark.parametrize("settings", ["postgres"], indirect=True)
 
@@ -130,6 +139,7 @@ def test_a_table_derived_in_parts_side_by_side_goes_live_with_its_keys(container
     first, second = (RecommendationsProjection(n).table("mutual") for n in (1, 2))
     assert indexes(container, second) == indexes(container, first)
     assert len(indexes(container, second)) == 2  # the primary key, (high, low)
+    assert constraints(container, second) == [("p", "PRIMARY KEY (low, high)")]
     rows = live_rows(container, RecommendationsProjection, "mutual")
     assert rows and sorted(rows) == sorted(
         from_scratch(container, RecommendationsProjection, "mutual")
