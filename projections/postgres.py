@@ -361,7 +361,7 @@ class PostgresDB(Reads):
         the constraints made of theirs (`PostgresTransaction.unkey`); all commit lazily. The
         recommendations counts of the social benchmark (990,899 rows) in two parts on two
         cores: 3.1-3.6 s with their keys, against 4.7-5.6 in one; their two indexes, side by
-        side: 0.6-0.7 s, against 1.1-1.2 one after the other.
+        side: 0.87-1.05 s, against 1.13 one after the other.
         """
         with self._transaction() as tx:
             tx.commit_lazily()
