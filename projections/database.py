@@ -196,6 +196,7 @@ class Reads:
     def side_by_side(self, works: Sequence[Callable[[], None]]) -> None:
         """Run these pieces of work, independent of each other and each in transactions of
         its own, at once where the engine has writers side by side; raise the first one's
-        error once all have ended. Here (SQLite: one writer at a time), one after the other."""
+        error once all have ended. Here (SQLite: one writer at a time), one after the other,
+        the first error ending them."""
         for work in works:
             work()

@@ -381,8 +381,9 @@ class PostgresDB(Reads):
 
     def side_by_side(self, works: Sequence[Callable[[], None]]) -> None:
         """Run these pieces of work at once, each on a thread (and so a connection) of its
-        own: PostgreSQL runs each backend on a core of its own."""
-        with ThreadPoolExecutor(len(works), thread_name_prefix="side-by-side") as pool:
+        own: PostgreSQL runs each backend on a core of its own. No work is nothing to do (a
+        refilled table with no index to build)."""
+        with ThreadPoolExecutor(max(1, len(works)), thread_name_prefix="side-by-side") as pool:
             for done in [pool.submit(work) for work in works]:
                 done.result()
 
