@@ -8,7 +8,8 @@ with `--big N` `BENCH rebuild users scale: ...; time ratio <t> (target 11)`.
 
 - The store gets `--events` User.Registered events (User aggregates saved 1,000 a transaction,
   with one precomputed password hash), on PostgreSQL (a fresh database) when it answers, else
-  SQLite; then VACUUM ANALYZEd (`fresh.settle`), as autovacuum would soon after.
+  SQLite; then VACUUM ANALYZEd and CHECKPOINTed (`fresh.settle`), as autovacuum and the
+  server would soon after.
 - rebuild: `upare projections rebuild users` run as its own process (its personal-data keys
   not cached, as in production), its rate as it reports it (from the rebuild's start to the
   switch) and its peak RSS as the operating system counted it (`wait4`); the median of

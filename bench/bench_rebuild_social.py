@@ -15,7 +15,8 @@ then the same runs' rates over its friendship events alone.
   (`FriendNotified`, or for one in a hundred `FriendNotificationFailed` with its message to
   the maker: friends applies both as updates); then an `Ended` for every tenth friendship.
   5,000 users and 50,000 friendships make about 131,000 events, 105,000 of friendships.
-  Then the store is VACUUM ANALYZEd (`fresh.settle`), as autovacuum would soon after.
+  Then the store is VACUUM ANALYZEd and CHECKPOINTed (`fresh.settle`), as autovacuum and the
+  server would soon after.
 - The graph is `bench_friends`'s (the same as the friends and recommend benches'): mean
   degree 20, skewed (a user of rank r is picked with a density falling as r ** -1/3; the
   busiest has about 340 friends, most a few). Kept as it is: a heavy tail is what social
