@@ -86,9 +86,11 @@ def redeem(
 
 
 def hold(cache: Cache, settings: Settings, uid: int, medium: str) -> int | None:
-    """Start the resend interval of this user's medium; if one runs, return its seconds left."""
+    """Start the resend interval of this user's medium; if one runs, return its seconds left.
+    An interval of 0 is none: no timer (the cache keeps a key at least a millisecond, and
+    such a timer once held back one of nine codes asked back to back)."""
     timer = _timer(settings, uid, medium)
-    if cache.add(timer, b"1", settings.code_resend_seconds):
+    if settings.code_resend_seconds <= 0 or cache.add(timer, b"1", settings.code_resend_seconds):
         return None
     return max(1, math.ceil(cache.ttl(timer) or 0))
 
